@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmbrokerctl: the admin CLI. A plain client of the public library, so it
+ * can do nothing another program could not. Verbs come from one static
+ * table carrying their arguments, options and help; main() parses global
+ * options up to the verb, then the verb's own options (anywhere after it),
+ * checks the argument count and runs the handler. Handlers return the exit
+ * status: 0 ok, 1 an error from the daemon or the library, 2 a usage error,
+ * so usage errors are caught before the daemon is contacted.
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "json.h"
+#include "macro.h"
+#include "region-info.h"
+#include "shmbroker.h"
+#include "table.h"
+#include "util.h"
+
+#define PROGRAM "shmbrokerctl"
+#define EXIT_USAGE 2
+
+/* Option ids: printable characters double as short options. */
+enum {
+        ARG_HELP = 'h',
+        ARG_JSON = 'j',
+        ARG_VERSION = 'V',
+        ARG_SOCKET = 0x100,
+        ARG_MODE,
+        ARG_LIFETIME,
+        ARG_SHARING,
+        ARG_PAGE_SIZE,
+        ARG_LOCKED,
+        ARG_PREALLOC,
+};
+
+typedef struct Ctl {
+        const char *socket_path;
+        bool json;
+        bool help;
+        bool version;
+        shmb_conn *conn;
+        struct shmb_create_opts create;
+} Ctl;
+
+typedef struct VerbOption {
+        const char *name;
+        const char *arg;        /* metavariable for help; NULL for a flag */
+        int id;
+        const char *help;
+} VerbOption;
+
+typedef struct Verb {
+        const char *name;
+        const char *args;       /* positional arguments, as shown in usage */
+        unsigned min_args, max_args;
+        int (*run)(Ctl *ctl, char **args, unsigned n_args);
+        /* Stores a verb option into ctl; a bad value is reported and gives EXIT_USAGE. */
+        int (*option)(Ctl *ctl, int id, const char *arg);
+        const VerbOption *options; /* verb-specific, terminated by { NULL } */
+        const char *help;       /* one line */
+        const char *description; /* optional paragraph for VERB --help */
+} Verb;
+
+/* Accepted before the verb. */
+static const VerbOption global_options[] = {
+        { "socket", "PATH", ARG_SOCKET, "Connect to PATH instead of $SHMBROKER_SOCKET or the default socket" },
+        { "json", NULL, ARG_JSON, "Print one JSON document instead of human output" },
+        { "help", NULL, ARG_HELP, "Show this help, or a verb's with VERB --help" },
+        { "version", NULL, ARG_VERSION, "Show the version" },
+        { NULL }
+};
+
+/* Accepted after the verb, besides the verb's own. */
+static const VerbOption common_options[] = {
+        { "socket", "PATH", ARG_SOCKET, "Connect to PATH" },
+        { "json", NULL, ARG_JSON, "Print JSON" },
+        { "help", NULL, ARG_HELP, "Show this help" },
+        { NULL }
+};
+
+static void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+static bool option_has_short(int id) {
+        return id < 0x80 && isalpha(id);
+}
+
+static void ctl_done(Ctl *ctl) {
+        if (ctl->conn)
+                shmb_disconnect(ctl->conn);
+        ctl->conn = NULL;
+}
+
+static void usage_hint(const char *verb) {
+        if (verb)
+                fprintf(stderr, "Try '" PROGRAM " %s --help'.\n", verb);
+        else
+                fputs("Try '" PROGRAM " --help'.\n", stderr);
+}
+
+/* "shmbrokerctl: VERB: message", a hint, and EXIT_USAGE. */
+_printf_(2, 3) static int usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+
+        fputs(PROGRAM ": ", stderr);
+        if (verb)
+                fprintf(stderr, "%s: ", verb);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        usage_hint(verb);
+        return EXIT_USAGE;
+}
+
+/* "shmbrokerctl: VERB NAME: strerror: daemon's message", and EXIT_FAILURE. */
+static int ctl_fail(const Ctl *ctl, const char *verb, const char *name, int r) {
+        const char *msg = ctl->conn ? shmb_conn_error(ctl->conn) : NULL;
+
+        fprintf(stderr, PROGRAM ": %s%s%s: %s", verb, name ? " " : "", name ?: "", shmb_strerror(r));
+        if (msg && *msg)
+                fprintf(stderr, ": %s", msg);
+        fputc('\n', stderr);
+        return EXIT_FAILURE;
+}
+
+static int ctl_connect(Ctl *ctl) {
+        const char *msg;
+        int r;
+
+        r = shmb_connect(ctl->socket_path, &ctl->conn);
+        if (r >= 0)
+                return EXIT_SUCCESS;
+        ctl->conn = NULL;
+
+        /* With no connection, shmb_conn_error(NULL) holds why shmb_connect() failed (path included). */
+        msg = shmb_conn_error(NULL);
+        /* shmb_strerror() reads -ENOENT as a missing region; here the socket is missing. */
+        fprintf(stderr, PROGRAM ": connect: %s", r == -ENOENT ? "no daemon socket" : shmb_strerror(r));
+        if (msg && *msg)
+                fprintf(stderr, ": %s", msg);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                fputs(" (is shmbrokerd running? --socket or $" SHMB_SOCKET_ENV " select the socket)", stderr);
+        fputc('\n', stderr);
+        return EXIT_FAILURE;
+}
+
+static int check_name(const char *verb, const char *name) {
+        const char *why;
+
+        if (!name_is_valid(name, strlen(name), &why))
+                return usage_error(verb, "invalid region name '%s': it %s", name, why);
+        return EXIT_SUCCESS;
+}
+
+/* list */
+
+/* Rows go straight into the table or the JSON text: one copy of each region, not two. */
+typedef struct ListOutput {
+        Table *table;           /* human output */
+        JsonWriter json;        /* --json output, into a memory stream */
+} ListOutput;
+
+static int list_add(const struct shmb_region_info *info, void *userdata) {
+        ListOutput *o = userdata;
+
+        if (o->table)
+                return region_info_table_row(o->table, info);
+        region_info_json(&o->json, info);
+        return 0;
+}
+
+static int verb_list(Ctl *ctl, char **args, unsigned n_args) {
+        _cleanup_(table_freep) Table *table = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        const char *prefix = n_args > 0 ? args[0] : NULL;
+        ListOutput o = {};
+        size_t len;
+        int r;
+
+        /* Buffered until the end: a failure half-way must not leave half a document or table. */
+        if (ctl->json) {
+                f = open_memstream(&text, &len);
+                if (!f)
+                        return ctl_fail(ctl, "list", prefix, -errno);
+                o.json = JSON_WRITER_INIT(f);
+                json_begin_object(&o.json);
+                json_key(&o.json, "regions");
+                json_begin_array(&o.json);
+        } else {
+                r = table_new(&table, REGION_TABLE_COLUMNS, region_table_headers);
+                if (r < 0)
+                        return ctl_fail(ctl, "list", prefix, r);
+                o.table = table;
+        }
+
+        r = ctl_connect(ctl);
+        if (r != EXIT_SUCCESS)
+                return r;
+        r = shmb_list(ctl->conn, prefix, list_add, &o);
+        if (r < 0)
+                return ctl_fail(ctl, "list", prefix, r);
+
+        if (table) {
+                r = table_print(table, stdout);
+                if (r < 0)
+                        return ctl_fail(ctl, "list", prefix, r);
+                return EXIT_SUCCESS;
+        }
+
+        json_end_array(&o.json);
+        json_end_object(&o.json);
+        json_finish(&o.json);
+        /* Closing the stream sets text and len, or fails when it ran out of memory. */
+        r = ferror(f) ? -ENOMEM : 0;
+        if (fclose(TAKE_PTR(f)) != 0 && r == 0)
+                r = -errno;
+        if (r < 0)
+                return ctl_fail(ctl, "list", prefix, r);
+        fwrite(text, 1, len, stdout);
+        return EXIT_SUCCESS;
+}
+
+/* show */
+
+static int verb_show(Ctl *ctl, char **args, unsigned n_args) {
+        struct shmb_region_info info;
+        int r;
+
+        r = check_name("show", args[0]);
+        if (r != EXIT_SUCCESS)
+                return r;
+        r = ctl_connect(ctl);
+        if (r != EXIT_SUCCESS)
+                return r;
+
+        r = shmb_stat(ctl->conn, args[0], &info);
+        if (r < 0)
+                return ctl_fail(ctl, "show", args[0], r);
+
+        if (ctl->json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                region_info_json(&w, &info);
+                json_finish(&w);
+        } else
+                region_info_show(stdout, &info);
+        return EXIT_SUCCESS;
+}
+
+/* create */
+
+static int parse_mode(const char *s, uint32_t *ret) {
+        unsigned long v;
+
+        /* Digits only: strtoul would take blanks, signs and overflow quietly. */
+        if (!*s || strspn(s, "01234567") != strlen(s) || strlen(s) > 4)
+                return -EINVAL;
+        v = strtoul(s, NULL, 8);
+        if (v == 0 || v > 0777)
+                return -EINVAL;
+        *ret = (uint32_t)v;
+        return 0;
+}
+
+static int create_option(Ctl *ctl, int id, const char *arg) {
+        struct shmb_create_opts *o = &ctl->create;
+        int v;
+
+        switch (id) {
+        case ARG_MODE:
+                if (parse_mode(arg, &o->mode) < 0)
+                        return usage_error("create", "invalid --mode '%s': expected octal permission bits 0001..0777", arg);
+                return 0;
+        case ARG_LIFETIME:
+                v = lifetime_from_string(arg);
+                if (v < 0)
+                        return usage_error("create", "invalid --lifetime '%s': expected persistent, owner or refcounted", arg);
+                o->lifetime = v;
+                return 0;
+        case ARG_SHARING:
+                v = sharing_from_string(arg);
+                if (v < 0)
+                        return usage_error("create", "invalid --sharing '%s': expected shared, single-writer or immutable", arg);
+                o->sharing = v;
+                return 0;
+        case ARG_PAGE_SIZE:
+                if (page_size_from_string(arg, &o->page_size) < 0)
+                        return usage_error("create", "invalid --page-size '%s': expected 4k, 2M, 1G or thp", arg);
+                return 0;
+        case ARG_LOCKED:
+                o->flags |= SHMB_LOCKED;
+                return 0;
+        case ARG_PREALLOC:
+                o->flags |= SHMB_PREALLOC;
+                return 0;
+        default:
+                return EXIT_USAGE;
+        }
+}
+
+static int verb_create(Ctl *ctl, char **args, unsigned n_args) {
+        shmb_region *region = NULL;
+        const struct shmb_region_info *info;
+        const char *name = args[0];
+        char lifetime[REGION_NAME_MAX];
+        uint64_t size;
+        int r;
+
+        r = check_name("create", name);
+        if (r != EXIT_SUCCESS)
+                return r;
+        r = size_parse(args[1], &size);
+        if (r < 0)
+                return usage_error("create", "invalid size '%s': %s", args[1],
+                                   r == -ERANGE ? "too large" : "expected bytes with an optional K, M, G or T suffix");
+        if (size == 0)
+                return usage_error("create", "invalid size '%s': must be more than 0", args[1]);
+        ctl->create.size = size;
+
+        r = ctl_connect(ctl);
+        if (r != EXIT_SUCCESS)
+                return r;
+
+        r = shmb_create(ctl->conn, name, &ctl->create, &region);
+        if (r < 0)
+                return ctl_fail(ctl, "create", name, r);
+
+        info = shmb_region_info(region);
+        if (ctl->json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                region_info_json(&w, info);
+                json_finish(&w);
+        } else if (info->size != size) {
+                char a[SIZE_FORMAT_MAX], page[REGION_NAME_MAX];
+
+                printf("%s: size rounded up to %s (%" PRIu64 " bytes), a multiple of the %s page size\n",
+                       name, size_format(info->size, a, sizeof(a)), info->size,
+                       page_size_to_string(info->page_size, page));
+        }
+
+        if (ctl->create.lifetime != SHMB_PERSISTENT)
+                fprintf(stderr, PROGRAM ": warning: region '%s' has lifetime %s and is destroyed as soon as "
+                        PROGRAM " exits; use --lifetime persistent to keep it\n",
+                        name, lifetime_to_string(ctl->create.lifetime, lifetime));
+
+        /* Releases the CLI's handle; a persistent region stays with the daemon. */
+        r = shmb_close(region);
+        if (r < 0)
+                fprintf(stderr, PROGRAM ": warning: close %s: %s\n", name, shmb_strerror(r));
+        return EXIT_SUCCESS;
+}
+
+/* delete */
+
+static int verb_delete(Ctl *ctl, char **args, unsigned n_args) {
+        int r;
+
+        r = check_name("delete", args[0]);
+        if (r != EXIT_SUCCESS)
+                return r;
+        r = ctl_connect(ctl);
+        if (r != EXIT_SUCCESS)
+                return r;
+
+        r = shmb_delete(ctl->conn, args[0]);
+        if (r < 0)
+                return ctl_fail(ctl, "delete", args[0], r);
+        return EXIT_SUCCESS;
+}
+
+static const VerbOption create_options[] = {
+        { "mode", "OCTAL", ARG_MODE, "Permission bits, like a file's (default 0600)" },
+        { "lifetime", "LIFETIME", ARG_LIFETIME, "persistent (default), owner or refcounted" },
+        { "sharing", "SHARING", ARG_SHARING, "shared (default), single-writer or immutable" },
+        { "page-size", "PAGE", ARG_PAGE_SIZE, "4k (default), 2M, 1G or thp" },
+        { "locked", NULL, ARG_LOCKED, "Keep the pages locked in RAM (charged to your quota)" },
+        { "prealloc", NULL, ARG_PREALLOC, "Allocate every page at creation" },
+        { NULL }
+};
+
+static const Verb verbs[] = {
+        {
+                .name = "list",
+                .args = "[PREFIX]",
+                .min_args = 0, .max_args = 1,
+                .run = verb_list,
+                .help = "List regions, or those whose name starts with PREFIX",
+        },
+        {
+                .name = "show",
+                .args = "NAME",
+                .min_args = 1, .max_args = 1,
+                .run = verb_show,
+                .help = "Show every attribute of a region",
+        },
+        {
+                .name = "create",
+                .args = "NAME SIZE",
+                .min_args = 2, .max_args = 2,
+                .run = verb_create,
+                .option = create_option,
+                .options = create_options,
+                .help = "Create a region of SIZE bytes (K, M, G suffixes)",
+                .description =
+                        "SIZE takes binary suffixes: 4K, 64M, 2G. The daemon rounds it up to a\n"
+                        "multiple of the page size; the rounded size is printed.\n"
+                        "Regions with lifetime owner or refcounted are destroyed when\n"
+                        PROGRAM " exits, since it holds them only while it runs.",
+        },
+        {
+                .name = "delete",
+                .args = "NAME",
+                .min_args = 1, .max_args = 1,
+                .run = verb_delete,
+                .help = "Remove a region's name; existing mappings stay valid",
+        },
+};
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+static void help_options(const VerbOption *options) {
+        for (const VerbOption *o = options; o && o->name; o++) {
+                char left[64];
+
+                if (option_has_short(o->id))
+                        snprintf(left, sizeof(left), "-%c --%s%s%s", o->id, o->name,
+                                 o->arg ? " " : "", o->arg ?: "");
+                else
+                        snprintf(left, sizeof(left), "   --%s%s%s", o->name, o->arg ? " " : "", o->arg ?: "");
+                printf("  %-24s %s\n", left, o->help);
+        }
+}
+
+static void help_main(void) {
+        printf(PROGRAM " [OPTIONS...] VERB [ARGS...]\n\n"
+               "Inspect and manage the shared-memory regions of shmbrokerd.\n\n"
+               "Verbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                char left[64];
+
+                snprintf(left, sizeof(left), "%s %s", verbs[i].name, verbs[i].args);
+                printf("  %-24s %s\n", left, verbs[i].help);
+        }
+        printf("\nOptions:\n");
+        help_options(global_options);
+        printf("\nRun '" PROGRAM " VERB --help' for a verb's options. See " PROGRAM "(1).\n");
+}
+
+static void help_verb(const Verb *verb) {
+        printf(PROGRAM " %s %s%s\n\n%s.\n", verb->name, verb->args,
+               verb->options ? " [OPTIONS...]" : "", verb->help);
+        if (verb->description)
+                printf("\n%s\n", verb->description);
+        if (verb->options) {
+                printf("\nOptions:\n");
+                help_options(verb->options);
+        }
+        printf("\nGlobal options after the verb:\n");
+        help_options(common_options);
+}
+
+#define OPTIONS_MAX 32
+
+static size_t options_collect(struct option *longopts, size_t n, char *shortopts,
+                              const VerbOption *options) {
+        for (const VerbOption *o = options; o && o->name; o++) {
+                assert(n < OPTIONS_MAX);
+                longopts[n++] = (struct option){ o->name, o->arg ? required_argument : no_argument, NULL, o->id };
+                if (option_has_short(o->id)) {
+                        size_t l = strlen(shortopts);
+
+                        shortopts[l++] = (char)o->id;
+                        if (o->arg)
+                                shortopts[l++] = ':';
+                        shortopts[l] = '\0';
+                }
+        }
+        return n;
+}
+
+static const char *option_name(const struct option *longopts, int id) {
+        for (const struct option *o = longopts; o->name; o++)
+                if (o->val == id)
+                        return o->name;
+        return "?";
+}
+
+/*
+ * Parses options of argv[1..] into ctl: the global options when verb is NULL
+ * (stopping at the verb), else the common and the verb's options, which may
+ * come before, between or after the arguments. Returns the index of the
+ * first argument, or -EINVAL after reporting a usage error.
+ */
+static int parse_options(Ctl *ctl, const Verb *verb, int argc, char **argv) {
+        struct option longopts[OPTIONS_MAX + 1] = {};
+        char shortopts[2 * OPTIONS_MAX + 3];
+        const char *vname = verb ? verb->name : NULL;
+        size_t n;
+        int c;
+
+        /* '+' stops at the verb; ':' reports a missing argument apart from an unknown option. */
+        strcpy(shortopts, verb ? ":" : "+:");
+        n = options_collect(longopts, 0, shortopts, verb ? common_options : global_options);
+        if (verb)
+                options_collect(longopts, n, shortopts, verb->options);
+
+        opterr = 0;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0)
+                switch (c) {
+                case ARG_HELP:
+                        ctl->help = true;
+                        break;
+                case ARG_JSON:
+                        ctl->json = true;
+                        break;
+                case ARG_VERSION:
+                        ctl->version = true;
+                        break;
+                case ARG_SOCKET:
+                        ctl->socket_path = optarg;
+                        break;
+                case ':':
+                        if (optopt > 0 && optopt < 0x100)
+                                usage_error(vname, "option '-%c' needs an argument", optopt);
+                        else
+                                usage_error(vname, "option '--%s' needs an argument", option_name(longopts, optopt));
+                        return -EINVAL;
+                case '?':
+                        if (optopt > 0 && optopt < 0x100)
+                                usage_error(vname, "unknown option '-%c'", optopt);
+                        else
+                                usage_error(vname, "unknown option '%s'", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        if (!verb || !verb->option || verb->option(ctl, c, optarg) != 0)
+                                return -EINVAL;
+                        break;
+                }
+        return optind;
+}
+
+static int run(int argc, char **argv) {
+        _cleanup_(ctl_done) Ctl ctl = {
+                .create = { .struct_size = sizeof(struct shmb_create_opts) },
+        };
+        const Verb *verb;
+        unsigned n_args;
+        int r, v;
+
+        v = parse_options(&ctl, NULL, argc, argv);
+        if (v < 0)
+                return EXIT_USAGE;
+        if (ctl.help) {
+                help_main();
+                return EXIT_SUCCESS;
+        }
+        if (ctl.version) {
+                printf(PROGRAM " " PACKAGE_VERSION "\n");
+                return EXIT_SUCCESS;
+        }
+        if (v >= argc)
+                return usage_error(NULL, "missing verb");
+
+        verb = verb_find(argv[v]);
+        if (!verb)
+                return usage_error(NULL, "unknown verb '%s'", argv[v]);
+
+        argc -= v;
+        argv += v;
+        r = parse_options(&ctl, verb, argc, argv);
+        if (r < 0)
+                return EXIT_USAGE;
+        if (ctl.help) {
+                help_verb(verb);
+                return EXIT_SUCCESS;
+        }
+
+        n_args = (unsigned)(argc - r);
+        if (n_args < verb->min_args)
+                return usage_error(verb->name, "missing arguments: expected %s", verb->args);
+        if (n_args > verb->max_args)
+                return usage_error(verb->name, "too many arguments: expected %s", verb->args);
+
+        return verb->run(&ctl, argv + r, n_args);
+}
+
+int main(int argc, char **argv) {
+        int r = run(argc, argv);
+
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, PROGRAM ": writing the output failed: %m\n");
+                return EXIT_FAILURE;
+        }
+        return r;
+}

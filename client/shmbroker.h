@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libshmbroker: named shared-memory regions from the shmbroker daemon.
+ *
+ * A connection (shmb_conn) talks to shmbrokerd over its Unix control socket.
+ * shmb_create() makes a new region and returns it mapped read-write;
+ * shmb_open() returns an existing region mapped with the access asked for.
+ * The library checks every file descriptor it receives (file type, size,
+ * seals, access mode) before mapping it, and never maps anything executable.
+ *
+ * All calls that can fail return 0 or a negative errno-style code; the
+ * daemon's message for the last failed call is in shmb_conn_error().
+ * A connection may be used from several threads: calls are serialized.
+ *
+ * Errors (beyond plain system errors such as -ECONNREFUSED, -ENOMEM):
+ *   -EINVAL      invalid argument (name, size, option)
+ *   -ENOENT      no region of that name
+ *   -EEXIST      a region of that name exists
+ *   -EACCES      permission denied by the region's owner, group and mode
+ *   -EDQUOT      a per-user quota would be exceeded
+ *   -ENOSPC      a global limit of the daemon would be exceeded
+ *   -ENOMEM      the daemon's kernel refused memory, huge pages or fds
+ *   -EPROTONOSUPPORT  protocol version mismatch with the daemon
+ *   -EPROTO      the daemon or the handle it sent violated the protocol
+ *                (including a handle whose seals or mode are too weak)
+ *   -ETIMEDOUT   an open waited past its timeout
+ *   -EOPNOTSUPP  valid request the daemon cannot serve
+ *   -EBUSY       the region is in the wrong state for the request
+ *   -EIO         internal daemon failure
+ *   -ENOTCONN    the connection was lost
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shmb_conn shmb_conn;
+typedef struct shmb_region shmb_region;
+
+enum { SHMB_READ = 1, SHMB_READ_WRITE = 2 };                          /* access */
+enum { SHMB_SHARED = 0, SHMB_SINGLE_WRITER = 1, SHMB_IMMUTABLE = 2 }; /* sharing */
+enum { SHMB_PERSISTENT = 0, SHMB_OWNER = 1, SHMB_REFCOUNTED = 2 };    /* lifetime */
+enum { SHMB_LOCKED = 1u << 0, SHMB_PREALLOC = 1u << 1 };             /* flags */
+#define SHMB_PAGE_THP ((uint64_t)1) /* page_size: 0 = 4 KiB, 2 MiB, 1 GiB, or THP */
+
+#define SHMB_NAME_MAX 200 /* bytes of [A-Za-z0-9._:@/-], no "." or ".." segment */
+
+struct shmb_create_opts {
+        size_t struct_size; /* sizeof(struct shmb_create_opts) */
+        uint64_t size;      /* bytes, > 0; rounded up to the page size */
+        uint64_t page_size; /* 0 (4 KiB), 4096, 2 MiB, 1 GiB or SHMB_PAGE_THP */
+        uint32_t mode;      /* permission bits; 0 means 0600 */
+        int sharing;        /* SHMB_SHARED, SHMB_SINGLE_WRITER, SHMB_IMMUTABLE */
+        int lifetime;       /* SHMB_PERSISTENT, SHMB_OWNER, SHMB_REFCOUNTED */
+        uint32_t flags;     /* SHMB_LOCKED | SHMB_PREALLOC */
+};
+
+/* What the daemon reports about a region (shmb_stat(), shmb_list()). */
+struct shmb_region_info {
+        char name[SHMB_NAME_MAX + 1];
+        uint64_t id;             /* unique for the daemon's lifetime */
+        uint64_t size;           /* bytes, a multiple of page_size */
+        uint64_t requested_size; /* bytes asked for at creation */
+        uint64_t page_size;      /* 4096, 2 MiB, 1 GiB, or SHMB_PAGE_THP */
+        int sharing;
+        int lifetime;
+        uint32_t uid, gid;       /* owner */
+        uint32_t mode;           /* permission bits */
+        uint32_t flags;          /* SHMB_LOCKED | SHMB_PREALLOC */
+        uint32_t seals;          /* F_SEAL_* bits on the daemon's memfd */
+        uint64_t created_usec;   /* CLOCK_REALTIME, microseconds */
+        uint32_t holders;        /* handles held over all connections */
+        bool published;          /* immutable regions: published yet */
+        bool restart_safe;       /* kept in the service manager's fd store */
+        uint64_t locked_bytes;   /* bytes the daemon holds mlocked */
+        uint64_t resident_bytes; /* bytes allocated, the daemon's own view */
+        uint64_t reserved[8];
+};
+
+/*
+ * Connects to the daemon and says hello. socket_path NULL: $SHMBROKER_SOCKET,
+ * then /run/shmbroker/control.sock if it exists, then
+ * $XDG_RUNTIME_DIR/shmbroker.sock.
+ */
+int shmb_connect(const char *socket_path, shmb_conn **ret);
+/* Closes the connection. Regions stay mapped until shmb_close(). */
+void shmb_disconnect(shmb_conn *c);
+/* The connection's socket, for poll(): readable when the daemon closed it. */
+int shmb_conn_fd(const shmb_conn *c);
+/* Message of the last failed call on c ("" if none). Valid until the next call. */
+const char *shmb_conn_error(const shmb_conn *c);
+/* Text for a code returned by this library (negative errno-style). */
+const char *shmb_strerror(int err);
+
+/* Creates a region and returns it mapped read-write in the caller. */
+int shmb_create(shmb_conn *c, const char *name, const struct shmb_create_opts *opts,
+                shmb_region **ret);
+/*
+ * Opens an existing region with SHMB_READ or SHMB_READ_WRITE access.
+ * timeout_ms: how long to wait for a region that is not yet published
+ * (immutable) or not yet mapped by its creator (single-writer): 0 fails at
+ * once with -ETIMEDOUT, a negative value waits as long as the daemon allows.
+ */
+int shmb_open(shmb_conn *c, const char *name, int access, int timeout_ms, shmb_region **ret);
+/* Immutable regions: seal the contents and remap the region read-only. */
+int shmb_publish(shmb_region *r);
+/* Unmaps, releases the handle at the daemon, frees r. r may be NULL. */
+int shmb_close(shmb_region *r);
+/* Removes the name; existing mappings stay valid, like an unlinked file. */
+int shmb_delete(shmb_conn *c, const char *name);
+/* Attributes of a region by name. */
+int shmb_stat(shmb_conn *c, const char *name, struct shmb_region_info *ret);
+/*
+ * Calls fn once per region visible to the caller whose name starts with
+ * prefix (NULL or "": all), in byte order of names. The daemon sends pages
+ * so that other clients are served in between. fn returns 0 to go on, or
+ * anything else to stop: shmb_list() then returns that value.
+ */
+typedef int (*shmb_list_fn)(const struct shmb_region_info *info, void *userdata);
+int shmb_list(shmb_conn *c, const char *prefix, shmb_list_fn fn, void *userdata);
+
+void *shmb_region_data(const shmb_region *r);
+uint64_t shmb_region_size(const shmb_region *r);
+int shmb_region_fd(const shmb_region *r);
+unsigned shmb_region_seals(const shmb_region *r); /* F_SEAL_* bits */
+uint64_t shmb_region_page_size(const shmb_region *r);
+/* Attributes as reported when the region was created or opened. */
+const struct shmb_region_info *shmb_region_info(const shmb_region *r);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection: its socket and events, the identity the kernel
+ * reported at connect (SO_PEERCRED, SO_PEERGROUPS), its output queue, the
+ * handles it holds and the regions whose lifetime it owns.
+ *
+ * A connection is never freed inside a call that may still use it:
+ * conn_kill() only marks it dead and moves it to the server's dead list,
+ * which is reaped from an event of its own.
+ */
+#pragma once
+
+#include <bsd/sys/queue.h>
+#include <bsd/sys/tree.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wire.h"
+
+typedef struct Region Region;
+typedef struct Server Server;
+typedef struct OutPacket OutPacket;
+
+struct Handle {
+        RB_ENTRY(Handle) by_id;
+        LIST_ENTRY(Handle) region_link;
+        uint64_t id;
+        Region *region; /* NULL once the region was destroyed */
+        int access;     /* SHMBROKER__V1__ACCESS__* */
+};
+typedef struct Handle Handle;
+
+RB_HEAD(handle_tree, Handle);
+
+struct Conn {
+        Server *server;
+        LIST_ENTRY(Conn) link; /* in server->conns, or server->dead once dead */
+        int fd;
+        struct event *rev;
+        struct event *wev;
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        gid_t *groups;
+        unsigned n_groups;
+        bool hello_done;
+        bool dead;
+        uint64_t next_handle;
+        struct handle_tree handles;
+        unsigned n_handles;
+        LIST_HEAD(, Region) owned;
+        OutPacket *out_head;
+        OutPacket **out_tail;
+        unsigned n_out;
+};
+typedef struct Conn Conn;
+
+/* Takes ownership of fd (accepted, non-blocking, close-on-exec). */
+int conn_new(Conn **ret, Server *s, int fd);
+/* Releases handles (destroying refcounted regions left unheld) and owned regions. */
+Conn *conn_free(Conn *c);
+/* Marks the connection dead; it is freed later by the server. */
+void conn_kill(Conn *c, int level, const char *why);
+/*
+ * Packs and sends resp, attaching fd when >= 0 (the caller keeps its fd).
+ * When the socket is full the packet is queued (with a duplicate of fd);
+ * a queue beyond the limit kills the connection. Returns 0 or -errno; on
+ * failure the connection is already dead.
+ */
+int conn_send(Conn *c, const WireResponse *resp, int fd);
+bool conn_in_group(const Conn *c, gid_t gid);
+
+Handle *conn_handle_add(Conn *c, Region *r, int access);
+Handle *conn_handle_find(Conn *c, uint64_t id);
+/* Releases h; destroys its region when refcounted and this was the last handle. */
+void conn_handle_release(Conn *c, Handle *h);

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request handlers. Every check happens before anything changes, so a
+ * refused request leaves no trace; every message names the cause and the
+ * numbers a user needs to act.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "region.h"
+#include "registry.h"
+#include "server.h"
+#include "util.h"
+
+typedef Shmbroker__V1__Request Request;
+typedef Shmbroker__V1__Response Response;
+
+#define ST(x) SHMBROKER__V1__STATUS__STATUS_##x
+#define LIFETIME(x) SHMBROKER__V1__LIFETIME__LIFETIME_##x
+#define SHARING(x) SHMBROKER__V1__SHARING__SHARING_##x
+#define ACCESS(x) SHMBROKER__V1__ACCESS__ACCESS_##x
+
+/* Enough for one packet of the shortest entries. */
+#define LIST_MAX_ENTRIES 2048
+
+typedef struct Reply {
+        Response resp;
+        union {
+                Shmbroker__V1__HelloReply hello;
+                Shmbroker__V1__CreateReply create;
+                Shmbroker__V1__OpenReply open;
+                Shmbroker__V1__CloseReply close;
+                Shmbroker__V1__DeleteReply del;
+                Shmbroker__V1__StatReply stat;
+                Shmbroker__V1__ListReply list;
+        } u;
+        WireRegion region;
+        int fd;                 /* borrowed; attached to the reply */
+        bool disconnect;        /* drop the client after sending */
+        char error[512];
+} Reply;
+
+typedef int (*Handler)(Conn *c, const Request *req, Reply *rep);
+
+_printf_(3, 4) static int fail(Reply *rep, int status, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(rep->error, sizeof(rep->error), fmt, ap);
+        va_end(ap);
+        return status;
+}
+
+static bool is_admin(const Conn *c) {
+        return c->uid == 0;
+}
+
+/* Unix permission classes: owner, then group (incl. supplementary), then other. */
+static bool may_access(const Conn *c, const Region *r, unsigned want) {
+        unsigned bits;
+
+        if (is_admin(c))
+                return true;
+        if (c->uid == r->uid)
+                bits = (r->mode >> 6) & 7u;
+        else if (conn_in_group(c, r->gid))
+                bits = (r->mode >> 3) & 7u;
+        else
+                bits = r->mode & 7u;
+        return (bits & want) == want;
+}
+
+static bool may_see(const Conn *c, const Region *r) {
+        return is_admin(c) || c->uid == r->uid || may_access(c, r, 4);
+}
+
+static int check_name(Reply *rep, const char *name) {
+        const char *why;
+
+        if (!name_is_valid(name, strlen(name), &why))
+                return fail(rep, ST(INVALID_ARGUMENT), "invalid region name: %s", why);
+        return 0;
+}
+
+/* Kernel refusals of memory or descriptors are the client's to retry; others are ours. */
+static int resource_status(int e) {
+        switch (-e) {
+        case ENOMEM:
+        case ENOSPC:
+        case EMFILE:
+        case ENFILE:
+        case EAGAIN:
+                return ST(NO_RESOURCES);
+        default:
+                return e;
+        }
+}
+
+static int handle_hello(Conn *c, const Request *req, Reply *rep) {
+        const Shmbroker__V1__HelloRequest *h = req->hello;
+
+        if (c->hello_done)
+                return fail(rep, ST(PROTOCOL_ERROR), "hello was already exchanged on this connection");
+        if (h->version != WIRE_PROTOCOL_VERSION) {
+                rep->disconnect = true;
+                return fail(rep, ST(VERSION_MISMATCH),
+                            "protocol version %u is not supported: this daemon speaks version %u",
+                            h->version, WIRE_PROTOCOL_VERSION);
+        }
+        c->hello_done = true;
+        shmbroker__v1__hello_reply__init(&rep->u.hello);
+        rep->u.hello.version = WIRE_PROTOCOL_VERSION;
+        rep->u.hello.max_packet_size = WIRE_MAX_PACKET;
+        rep->u.hello.uid = c->uid;
+        rep->u.hello.gid = c->gid;
+        rep->u.hello.admin = is_admin(c);
+        rep->u.hello.server = (char *)"shmbrokerd " PACKAGE_VERSION;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_HELLO;
+        rep->resp.hello = &rep->u.hello;
+        return 0;
+}
+
+static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *rep) {
+        Server *s = c->server;
+        int r;
+
+        r = check_name(rep, q->name);
+        if (r)
+                return r;
+        if (q->size == 0)
+                return fail(rep, ST(INVALID_ARGUMENT), "region size must be at least 1 byte");
+        if (q->size > s->limits.max_region_size)
+                return fail(rep, ST(INVALID_ARGUMENT), "region size %llu bytes exceeds the maximum of %llu bytes",
+                            (unsigned long long)q->size, (unsigned long long)s->limits.max_region_size);
+        switch (q->page_size) {
+        case 0:
+        case REGION_PAGE_4K:
+                break;
+        case UINT64_C(1):
+        case UINT64_C(2) << 20:
+        case UINT64_C(1) << 30:
+                return fail(rep, ST(UNSUPPORTED), "page size %llu is not supported by this daemon yet",
+                            (unsigned long long)q->page_size);
+        default:
+                return fail(rep, ST(INVALID_ARGUMENT),
+                            "page size %llu is not one of 4096, 2097152 (2M), 1073741824 (1G) or 1 (THP)",
+                            (unsigned long long)q->page_size);
+        }
+        if (q->mode > 0777)
+                return fail(rep, ST(INVALID_ARGUMENT), "mode %#o has bits outside 0777", q->mode);
+        switch (q->sharing) {
+        case SHARING(SHARED):
+                break;
+        case SHARING(SINGLE_WRITER):
+        case SHARING(IMMUTABLE):
+                return fail(rep, ST(UNSUPPORTED), "sharing mode %d is not supported by this daemon yet",
+                            q->sharing);
+        default:
+                return fail(rep, ST(INVALID_ARGUMENT), "sharing mode %d is not one of 0 (shared), "
+                            "1 (single-writer), 2 (immutable)", q->sharing);
+        }
+        if ((unsigned)q->lifetime > LIFETIME(REFCOUNTED))
+                return fail(rep, ST(INVALID_ARGUMENT), "lifetime %d is not one of 0 (persistent), "
+                            "1 (owner), 2 (refcounted)", q->lifetime);
+        if (q->flags & ~(uint32_t)REGION_FLAGS_ALL)
+                return fail(rep, ST(INVALID_ARGUMENT), "flags %#x has unknown bits (known: %#x)",
+                            q->flags, (unsigned)REGION_FLAGS_ALL);
+        if (q->flags & SHMBROKER__V1__REGION_FLAG__REGION_FLAG_LOCKED)
+                return fail(rep, ST(UNSUPPORTED), "locked regions are not supported by this daemon yet");
+        if (registry_find(&s->registry, q->name))
+                return fail(rep, ST(ALREADY_EXISTS), "a region named '%s' already exists", q->name);
+        if (s->registry.n_regions >= s->limits.max_regions)
+                return fail(rep, ST(LIMIT_EXCEEDED), "the daemon's region limit is reached: %u of %u regions exist",
+                            s->registry.n_regions, s->limits.max_regions);
+        return 0;
+}
+
+static void reply_region(Reply *rep, const Region *r, bool with_usage) {
+        region_to_wire(r, &rep->region, with_usage);
+}
+
+static int handle_create(Conn *c, const Request *req, Reply *rep) {
+        const Shmbroker__V1__CreateRequest *q = req->create;
+        Server *s = c->server;
+        RegionParams p;
+        Region *r = NULL;
+        Handle *h;
+        int e;
+
+        e = check_create(c, q, rep);
+        if (e)
+                return e;
+        p = (RegionParams){
+                .name = q->name,
+                /* Round up to whole pages: the kernel maps whole pages anyway. */
+                .size = (q->size + REGION_PAGE_4K - 1) & ~(REGION_PAGE_4K - 1),
+                .page_size = REGION_PAGE_4K,
+                .sharing = q->sharing,
+                .lifetime = q->lifetime,
+                .mode = q->mode ? q->mode : 0600,
+                .flags = q->flags,
+                .uid = c->uid,
+                .gid = c->gid,
+        };
+        e = registry_create(&s->registry, &p, &r, rep->error, sizeof(rep->error));
+        if (e < 0) {
+                log_warning("create of region '%s' (%llu bytes) for uid %u failed: %s", q->name,
+                            (unsigned long long)p.size, (unsigned)c->uid, rep->error);
+                return resource_status(e);
+        }
+        r->requested_size = q->size;
+        h = conn_handle_add(c, r, ACCESS(READ_WRITE));
+        if (!h) {
+                registry_destroy(&s->registry, r);
+                return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
+        }
+        if (r->lifetime == LIFETIME(OWNER)) {
+                r->owner = c;
+                LIST_INSERT_HEAD(&c->owned, r, owner_link);
+        }
+        log_debug("uid %u pid %d created region '%s' (%llu bytes)", (unsigned)c->uid, (int)c->pid,
+                  r->name, (unsigned long long)r->size);
+
+        shmbroker__v1__create_reply__init(&rep->u.create);
+        rep->u.create.handle = h->id;
+        reply_region(rep, r, false);
+        rep->u.create.region = &rep->region;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_CREATE;
+        rep->resp.create = &rep->u.create;
+        rep->fd = r->fd;
+        return 0;
+}
+
+static const char *access_name(int access) {
+        return access == ACCESS(READ_WRITE) ? "read-write" : "read";
+}
+
+static int handle_open(Conn *c, const Request *req, Reply *rep) {
+        const Shmbroker__V1__OpenRequest *q = req->open;
+        Region *r;
+        Handle *h;
+        int e, fd;
+
+        e = check_name(rep, q->name);
+        if (e)
+                return e;
+        if (q->access != ACCESS(READ) && q->access != ACCESS(READ_WRITE))
+                return fail(rep, ST(INVALID_ARGUMENT), "access %d is not one of 1 (read), 2 (read-write)",
+                            q->access);
+        r = registry_find(&c->server->registry, q->name);
+        if (!r)
+                return fail(rep, ST(NOT_FOUND), "no region named '%s'", q->name);
+        if (!may_access(c, r, q->access == ACCESS(READ_WRITE) ? 6u : 4u))
+                return fail(rep, ST(PERMISSION_DENIED),
+                            "uid %u may not open region '%s' for %s: owner %u:%u, mode %04o",
+                            (unsigned)c->uid, r->name, access_name(q->access), (unsigned)r->uid,
+                            (unsigned)r->gid, r->mode);
+        if (q->access == ACCESS(READ)) {
+                fd = region_ro_fd(r);
+                if (fd < 0)
+                        return fail(rep, resource_status(fd), "cannot make a read-only handle for '%s': %s",
+                                    r->name, strerror(-fd));
+        } else
+                fd = r->fd;
+        h = conn_handle_add(c, r, q->access);
+        if (!h)
+                return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
+
+        shmbroker__v1__open_reply__init(&rep->u.open);
+        rep->u.open.handle = h->id;
+        reply_region(rep, r, false);
+        rep->u.open.region = &rep->region;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_OPEN;
+        rep->resp.open = &rep->u.open;
+        rep->fd = fd;
+        return 0;
+}
+
+static int handle_close(Conn *c, const Request *req, Reply *rep) {
+        Handle *h = conn_handle_find(c, req->close->handle);
+
+        if (!h)
+                return fail(rep, ST(NOT_FOUND), "no handle %llu on this connection",
+                            (unsigned long long)req->close->handle);
+        conn_handle_release(c, h);
+        shmbroker__v1__close_reply__init(&rep->u.close);
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_CLOSE;
+        rep->resp.close = &rep->u.close;
+        return 0;
+}
+
+static int handle_delete(Conn *c, const Request *req, Reply *rep) {
+        const char *name = req->delete_->name;
+        Region *r;
+        int e;
+
+        e = check_name(rep, name);
+        if (e)
+                return e;
+        r = registry_find(&c->server->registry, name);
+        if (!r)
+                return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
+        if (c->uid != r->uid && !is_admin(c))
+                return fail(rep, ST(PERMISSION_DENIED),
+                            "uid %u may not delete region '%s': it belongs to uid %u", (unsigned)c->uid,
+                            r->name, (unsigned)r->uid);
+        log_debug("uid %u pid %d deleted region '%s'", (unsigned)c->uid, (int)c->pid, r->name);
+        registry_destroy(&c->server->registry, r);
+        shmbroker__v1__delete_reply__init(&rep->u.del);
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_DELETE;
+        rep->resp.delete_ = &rep->u.del;
+        return 0;
+}
+
+static int handle_stat(Conn *c, const Request *req, Reply *rep) {
+        const char *name = req->stat->name;
+        Region *r;
+        int e;
+
+        e = check_name(rep, name);
+        if (e)
+                return e;
+        r = registry_find(&c->server->registry, name);
+        if (!r)
+                return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
+        if (!may_see(c, r))
+                return fail(rep, ST(PERMISSION_DENIED), "uid %u may not inspect region '%s': owner %u:%u, mode %04o",
+                            (unsigned)c->uid, r->name, (unsigned)r->uid, (unsigned)r->gid, r->mode);
+        shmbroker__v1__stat_reply__init(&rep->u.stat);
+        reply_region(rep, r, true);
+        rep->u.stat.region = &rep->region;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_STAT;
+        rep->resp.stat = &rep->u.stat;
+        return 0;
+}
+
+static WireRegion list_regions[LIST_MAX_ENTRIES];
+static WireRegion *list_ptrs[LIST_MAX_ENTRIES];
+
+static bool has_prefix(const char *s, const char *prefix, size_t len) {
+        return strncmp(s, prefix, len) == 0;
+}
+
+static int handle_list(Conn *c, const Request *req, Reply *rep) {
+        const Shmbroker__V1__ListRequest *q = req->list;
+        Registry *reg = &c->server->registry;
+        size_t prefix_len = strlen(q->prefix), used = 0, n = 0, limit;
+        /* Bounds the time one request may take however few regions are visible. */
+        unsigned scan = LIST_MAX_ENTRIES * 8;
+        Region *r, *last = NULL;
+
+        limit = q->limit ? MIN((size_t)q->limit, ELEMENTSOF(list_regions)) : ELEMENTSOF(list_regions);
+        /* Start at the later of "just after `after`" and "at `prefix`". */
+        if (strcmp(q->after, q->prefix) >= 0)
+                r = registry_upper_bound(reg, q->after);
+        else
+                r = registry_lower_bound(reg, q->prefix);
+
+        for (; r && has_prefix(r->name, q->prefix, prefix_len); r = registry_next(reg, r)) {
+                WireRegion *w = &list_regions[n];
+                size_t sz;
+
+                if (n >= limit || scan == 0)
+                        break;
+                scan--;
+                if (!may_see(c, r)) {
+                        last = r;
+                        continue;
+                }
+                region_to_wire(r, w, true);
+                /* Field tag, length varint (<= 3 bytes), message; headroom for the envelope. */
+                sz = 1 + 3 + shmbroker__v1__region__get_packed_size(w);
+                if (used + sz > WIRE_MAX_PACKET - 64 - SHMB_NAME_MAX)
+                        break;
+                used += sz;
+                list_ptrs[n++] = w;
+                last = r;
+        }
+
+        shmbroker__v1__list_reply__init(&rep->u.list);
+        rep->u.list.n_regions = n;
+        rep->u.list.regions = list_ptrs;
+        rep->u.list.more = r && has_prefix(r->name, q->prefix, prefix_len);
+        /* r is the first region not consumed; `last` the one before it. */
+        rep->u.list.next_after = rep->u.list.more && last ? last->name : (char *)"";
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_LIST;
+        rep->resp.list = &rep->u.list;
+        return 0;
+}
+
+typedef struct DispatchEntry {
+        Handler handler;
+        const char *name;
+} DispatchEntry;
+
+static const DispatchEntry dispatch_table[] = {
+        [SHMBROKER__V1__REQUEST__BODY_HELLO] = { handle_hello, "hello" },
+        [SHMBROKER__V1__REQUEST__BODY_CREATE] = { handle_create, "create" },
+        [SHMBROKER__V1__REQUEST__BODY_OPEN] = { handle_open, "open" },
+        [SHMBROKER__V1__REQUEST__BODY_CLOSE] = { handle_close, "close" },
+        [SHMBROKER__V1__REQUEST__BODY_DELETE] = { handle_delete, "delete" },
+        [SHMBROKER__V1__REQUEST__BODY_STAT] = { handle_stat, "stat" },
+        [SHMBROKER__V1__REQUEST__BODY_LIST] = { handle_list, "list" },
+};
+
+static void send_reply(Conn *c, Reply *rep, uint64_t id, int status) {
+        rep->resp.id = id;
+        rep->resp.status = status;
+        if (status != ST(OK)) {
+                /* A failed request carries no body and no fd. */
+                rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY__NOT_SET;
+                rep->resp.error = rep->error;
+                rep->fd = -1;
+                c->server->stats.errors++;
+        }
+        (void)conn_send(c, &rep->resp, rep->fd);
+}
+
+void dispatch_violation(Conn *c, uint64_t id, const char *fmt, ...) {
+        Reply rep = { .fd = -1 };
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(rep.error, sizeof(rep.error), fmt, ap);
+        va_end(ap);
+        shmbroker__v1__response__init(&rep.resp);
+        c->server->stats.protocol_violations++;
+        /* Best effort: the client gets the reason if its socket has room. */
+        send_reply(c, &rep, id, ST(PROTOCOL_ERROR));
+        conn_kill(c, LOG_WARNING, rep.error);
+}
+
+void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
+        const DispatchEntry *e = NULL;
+        Request *req;
+        Reply rep = { .fd = -1 };
+        int status;
+
+        req = shmbroker__v1__request__unpack(NULL, len, buf);
+        if (!req) {
+                dispatch_violation(c, 0, "cannot decode a %zu-byte packet as a Request message", len);
+                return;
+        }
+        c->server->stats.requests++;
+        if (!c->hello_done && req->body_case != SHMBROKER__V1__REQUEST__BODY_HELLO) {
+                dispatch_violation(c, req->id, "the first request must be hello (got request type %d)",
+                                   (int)req->body_case);
+                goto out;
+        }
+
+        shmbroker__v1__response__init(&rep.resp);
+        if ((size_t)req->body_case < ELEMENTSOF(dispatch_table))
+                e = &dispatch_table[req->body_case];
+        if (!e || !e->handler)
+                status = fail(&rep, ST(UNSUPPORTED), "request type %d is not supported by this daemon",
+                              (int)req->body_case);
+        else {
+                status = e->handler(c, req, &rep);
+                if (status < 0) {
+                        if (!rep.error[0])
+                                snprintf(rep.error, sizeof(rep.error), "%s failed in the daemon: %s",
+                                         e->name, strerror(-status));
+                        log_error("%s request from uid %u pid %d failed: %s", e->name, (unsigned)c->uid,
+                                  (int)c->pid, rep.error);
+                        status = ST(INTERNAL);
+                }
+        }
+        send_reply(c, &rep, req->id, status);
+        if (rep.disconnect)
+                conn_kill(c, LOG_NOTICE, rep.error);
+out:
+        shmbroker__v1__request__free_unpacked(req, NULL);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stderr logging with syslog levels. %m in a format prints the error passed
+ * to log_*_errno(), like systemd's logging helpers.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static int max_level = LOG_INFO;
+
+void log_set_max_level(int level) {
+        max_level = level;
+}
+
+int log_get_max_level(void) {
+        return max_level;
+}
+
+static const char *const level_names[] = {
+        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
+        [LOG_ERR] = "error",       [LOG_WARNING] = "warning",
+        [LOG_NOTICE] = "notice",   [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+};
+
+void log_internal(int level, int error, const char *fmt, ...) {
+        char buf[2048];
+        va_list ap;
+
+        /* %m reads errno, so hand it the error we were given. */
+        errno = error < 0 ? -error : error;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "shmbrokerd: %s: %s\n", level_names[level & 7], buf);
+}

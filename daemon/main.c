@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmbrokerd: arguments, the listening socket, process hardening, run().
+ * Works in the foreground on built-in defaults so development needs nothing
+ * but the binary.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+#include "wire.h"
+
+typedef struct Args {
+        const char *socket_path;
+        mode_t socket_mode;
+        Limits limits;
+        bool verbose;
+} Args;
+
+static void help(void) {
+        printf("Usage: shmbrokerd [OPTIONS]\n"
+               "\n"
+               "Hands out sealed shared-memory regions to local processes over a Unix socket.\n"
+               "\n"
+               "  -s, --socket PATH          listen on PATH (default: $SHMBROKER_SOCKET, else\n"
+               "                             " SHMB_SYSTEM_SOCKET " as root,\n"
+               "                             else $XDG_RUNTIME_DIR/shmbroker.sock)\n"
+               "      --socket-mode MODE     permission bits of the socket (default 0666)\n"
+               "      --max-regions N        regions in existence at once (default %u)\n"
+               "      --max-connections N    client connections at once (default %u)\n"
+               "      --output-queue N       replies queued for a client that does not read\n"
+               "                             before it is dropped (default %u)\n"
+               "  -v, --verbose              log every request outcome (debug level)\n"
+               "  -h, --help                 show this help\n"
+               "      --version              show the version\n",
+               LIMITS_DEFAULT.max_regions, LIMITS_DEFAULT.max_connections, LIMITS_DEFAULT.output_queue);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned min, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v < min || v > UINT_MAX || s[0] == '-') {
+                fprintf(stderr, "shmbrokerd: %s: '%s' is not a whole number between %u and %u\n", opt, s,
+                        min, UINT_MAX);
+                return -EINVAL;
+        }
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, Args *a) {
+        enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE };
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+                { "max-regions", required_argument, NULL, OPT_MAX_REGIONS },
+                { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+                { "output-queue", required_argument, NULL, OPT_OUTPUT_QUEUE },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "s:vh", options, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        a->socket_path = optarg;
+                        break;
+                case OPT_SOCKET_MODE: {
+                        char *end;
+                        unsigned long m;
+
+                        errno = 0;
+                        m = strtoul(optarg, &end, 8);
+                        if (errno || end == optarg || *end || m > 0777) {
+                                fprintf(stderr, "shmbrokerd: --socket-mode: '%s' is not an octal mode "
+                                        "between 0 and 0777\n", optarg);
+                                return -EINVAL;
+                        }
+                        a->socket_mode = (mode_t)m;
+                        break;
+                }
+                case OPT_MAX_REGIONS:
+                        if (parse_uint("--max-regions", optarg, 1, &a->limits.max_regions) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_MAX_CONNECTIONS:
+                        if (parse_uint("--max-connections", optarg, 1, &a->limits.max_connections) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_OUTPUT_QUEUE:
+                        if (parse_uint("--output-queue", optarg, 1, &a->limits.output_queue) < 0)
+                                return -EINVAL;
+                        break;
+                case 'v':
+                        a->verbose = true;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("shmbrokerd " PACKAGE_VERSION "\n");
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'shmbrokerd --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "shmbrokerd: unexpected argument '%s'; try 'shmbrokerd --help'.\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Replaces a socket file no one listens on; refuses to steal a live one. */
+static int unlink_stale(const struct sockaddr_un *sa, socklen_t salen) {
+        _cleanup_close_ int probe = -1;
+        struct stat st;
+
+        if (lstat(sa->sun_path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return log_error_errno(-EEXIST, "%s exists and is not a socket; not replacing it", sa->sun_path);
+        probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+                return -errno;
+        if (connect(probe, (const struct sockaddr *)sa, salen) == 0)
+                return log_error_errno(-EADDRINUSE, "another daemon is listening on %s", sa->sun_path);
+        if (unlink(sa->sun_path) < 0 && errno != ENOENT)
+                return log_error_errno(-errno, "cannot remove stale socket %s: %m", sa->sun_path);
+        return 0;
+}
+
+static int listen_on(const char *path, mode_t mode, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        socklen_t salen;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return log_error_errno(-ENAMETOOLONG, "socket path %s is %zu bytes; the limit is %zu",
+                                       path, strlen(path), sizeof(sa.sun_path) - 1);
+        strcpy(sa.sun_path, path);
+        salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot create socket: %m");
+        /* Inherited by accepted sockets: clients then cannot send us fds at all (6.16+). */
+        r = wire_refuse_fds(fd);
+        if (r < 0 && r != -ENOPROTOOPT && r != -EINVAL)
+                log_warning_errno(r, "cannot disable SCM_RIGHTS reception: %m");
+        r = unlink_stale(&sa, salen);
+        if (r < 0)
+                return r;
+        if (bind(fd, (struct sockaddr *)&sa, salen) < 0)
+                return log_error_errno(-errno, "cannot bind %s: %m", path);
+        if (chmod(path, mode) < 0) {
+                r = log_error_errno(-errno, "cannot set mode %04o on %s: %m", (unsigned)mode, path);
+                (void)unlink(path);
+                return r;
+        }
+        if (listen(fd, SOMAXCONN) < 0) {
+                r = log_error_errno(-errno, "cannot listen on %s: %m", path);
+                (void)unlink(path);
+                return r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Regions each hold a descriptor: use all the descriptors we are allowed. */
+static void raise_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+int main(int argc, char **argv) {
+        Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT };
+        char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        Server *s = NULL;
+        int r, fd = -1;
+
+        r = parse_args(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (a.verbose)
+                log_set_max_level(LOG_DEBUG);
+
+        /* No core dumps of region data, and no /proc/<pid>/fd reopening by same-uid processes. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                log_warning_errno(-errno, "cannot make the process non-dumpable: %m");
+        signal(SIGPIPE, SIG_IGN);
+        raise_nofile();
+
+        if (!a.socket_path)
+                a.socket_path = getenv(SHMB_SOCKET_ENV);
+        if (!a.socket_path || !*a.socket_path) {
+                r = socket_path_daemon_default(pathbuf, sizeof(pathbuf));
+                if (r < 0) {
+                        log_error("no socket path: not root and $XDG_RUNTIME_DIR is not set; use --socket PATH");
+                        return 1;
+                }
+                a.socket_path = pathbuf;
+        }
+
+        r = listen_on(a.socket_path, a.socket_mode, &fd);
+        if (r < 0)
+                return 1;
+        r = server_new(&s, fd, a.socket_path, &a.limits);
+        if (r < 0) {
+                (void)unlink(a.socket_path);
+                log_error_errno(r, "cannot set up the server: %m");
+                return 1;
+        }
+        log_info("listening on %s (max %u regions, %u connections)", a.socket_path, a.limits.max_regions,
+                 a.limits.max_connections);
+        r = server_run(s);
+        server_free(s);
+        return r < 0 ? 1 : 0;
+}

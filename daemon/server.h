@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's event loop and everything that lives as long as it: the
+ * listening socket, the registry, the connections and the limits.
+ */
+#pragma once
+
+#include <bsd/sys/queue.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "registry.h"
+#include "wire.h"
+
+struct event_base;
+struct event;
+
+typedef struct Limits {
+        unsigned max_regions;
+        unsigned max_connections;
+        unsigned output_queue;     /* packets queued per connection */
+        uint64_t max_region_size;  /* bytes */
+        uint32_t max_wait_ms;      /* longest an open may wait */
+} Limits;
+
+#define LIMITS_DEFAULT                                                         \
+        ((Limits){                                                             \
+                .max_regions = 100000,                                         \
+                .max_connections = 4096,                                       \
+                .output_queue = 256,                                           \
+                .max_region_size = UINT64_C(1) << 40,                          \
+                .max_wait_ms = 60000,                                          \
+        })
+
+typedef struct Stats {
+        uint64_t requests;
+        uint64_t errors;
+        uint64_t connections_total;
+        uint64_t protocol_violations;
+} Stats;
+
+struct Server {
+        struct event_base *base;
+        int listen_fd;
+        char *bound_path;          /* unlinked at exit when we bound it */
+        struct event *listen_ev;
+        struct event *listen_retry_ev;
+        struct event *sigterm_ev;
+        struct event *sigint_ev;
+        struct event *reap_ev;
+        Registry registry;
+        LIST_HEAD(, Conn) conns;
+        LIST_HEAD(, Conn) dead;
+        unsigned n_conns;
+        Limits limits;
+        Stats stats;
+        int exit_code;
+        uint8_t rbuf[WIRE_MAX_PACKET]; /* one receive buffer: the loop is single-threaded */
+        uint8_t wbuf[WIRE_MAX_PACKET];
+};
+typedef struct Server Server;
+
+/* Takes ownership of listen_fd; bound_path may be NULL. */
+int server_new(Server **ret, int listen_fd, const char *bound_path, const Limits *limits);
+Server *server_free(Server *s);
+int server_run(Server *s);
+/* Called by conn_kill() to have dead connections freed after this callback. */
+void server_schedule_reap(Server *s);

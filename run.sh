@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The two Quick start commands:
+#   ./run.sh daemon [-- DAEMON-ARGS]   install what is missing, build, run shmbrokerd in the foreground
+#   ./run.sh test                      install what is missing, build, run every test suite
+#
+# Works on a fresh Debian 12 machine as root (or with sudo for apt-get).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEPS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm libevent-dev libprotobuf-c-dev
+      protobuf-c-compiler libsystemd-dev libinih-dev libbsd-dev python3 util-linux systemd)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+install_deps() {
+        local missing=() p
+        for p in "${DEPS[@]}"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        log "installing: ${missing[*]}"
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [meson options...]: configure once, then build.
+build() {
+        local dir=$1; shift
+        if [ ! -f "$dir/build.ninja" ]; then
+                meson setup "$dir" "$@" >/dev/null
+        fi
+        ninja -C "$dir" >/dev/null
+}
+
+# Prints "N passed, N failed, N skipped" for the tests in the given build dirs.
+summary() {
+        python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for d in sys.argv[1:]:
+    try:
+        lines = open(f"{d}/meson-logs/testlog.json").read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+daemon)
+        [ "${1:-}" = "--" ] && shift
+        install_deps
+        build build
+        log "starting build/daemon/shmbrokerd $*"
+        exec build/daemon/shmbrokerd "$@"
+        ;;
+test)
+        install_deps
+        status=0
+        log "build: gcc, debug"
+        build build-test -Dbuildtype=debug
+        log "build: gcc, release (compile only: catches optimiser-only warnings)"
+        build build-release -Dbuildtype=release
+        log "build: clang, ASan+UBSan"
+        CC=clang build build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+        log "tests: gcc debug build"
+        meson test -C build-test --print-errorlogs --num-processes 2 "$@" || status=1
+        log "tests: ASan+UBSan build"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                meson test -C build-asan --print-errorlogs --num-processes 2 "$@" || status=1
+        summary build-test build-asan
+        exit $status
+        ;;
+*)
+        echo "usage: $0 daemon [-- DAEMON-ARGS] | test [MESON-TEST-ARGS]" >&2
+        exit 2
+        ;;
+esac
