@@ -80,7 +80,7 @@ test)
         log "tests: gcc debug build"
         meson test -C build-test --print-errorlogs --num-processes 2 "$@" || status=1
         log "tests: ASan+UBSan build"
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_segv=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C build-asan --print-errorlogs --num-processes 2 "$@" || status=1
         summary build-test build-asan
         exit $status

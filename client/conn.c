@@ -9,7 +9,6 @@
  * the one where it has released everything this connection held.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -224,10 +223,17 @@ static int conn_hello(shmb_conn *c) {
         WireRequest req = SHMBROKER__V1__REQUEST__INIT;
         _cleanup_response_ WireResponse *resp = NULL;
         const Shmbroker__V1__HelloReply *reply;
+        char client[64];
         int r;
 
+        /* Free text for the daemon's log: printable ASCII only, bounded. */
+        snprintf(client, sizeof(client), "%s", program_invocation_short_name);
+        for (char *p = client; *p; p++)
+                if (*p < 0x20 || *p > 0x7e)
+                        *p = '?';
+
         hello.version = WIRE_PROTOCOL_VERSION;
-        hello.client = program_invocation_short_name;
+        hello.client = client;
         req.body_case = SHMBROKER__V1__REQUEST__BODY_HELLO;
         req.hello = &hello;
 
@@ -388,7 +394,7 @@ _public_ int shmb_stat(shmb_conn *c, const char *name, struct shmb_region_info *
 }
 
 /* One page of a listing, copied so that no lock is held while calling back. */
-static int list_page(shmb_conn *c, const char *prefix, const char *after,
+static int list_page(shmb_conn *c, const char *prefix, char after[static SHMB_NAME_MAX + 1],
                      struct shmb_region_info **ret, size_t *ret_n, bool *ret_more) {
         Shmbroker__V1__ListRequest list_req = SHMBROKER__V1__LIST_REQUEST__INIT;
         WireRequest req = SHMBROKER__V1__REQUEST__INIT;
@@ -411,9 +417,13 @@ static int list_page(shmb_conn *c, const char *prefix, const char *after,
         if (!reply)
                 return conn_errorf(c, -EPROTO, "the daemon's list reply is empty");
 
-        /* An empty page that claims more would make us ask forever. */
-        if (reply->more && reply->n_regions == 0)
-                return conn_errorf(c, -EPROTO, "the daemon sent an empty list page with more to come");
+        /*
+         * The cursor must advance, or a broken daemon would make us ask
+         * forever. Pages may be empty: the daemon skips regions we cannot see.
+         */
+        if (reply->more && (strlen(reply->next_after) > SHMB_NAME_MAX || strcmp(reply->next_after, after) <= 0))
+                return conn_errorf(c, -EPROTO, "the daemon's list cursor '%.*s' does not advance past '%s'",
+                                   SHMB_NAME_MAX, reply->next_after, after);
 
         if (reply->n_regions > 0) {
                 infos = calloc(reply->n_regions, sizeof(*infos));
@@ -435,6 +445,8 @@ static int list_page(shmb_conn *c, const char *prefix, const char *after,
                 prev = infos[i].name;
         }
 
+        if (reply->more)
+                strcpy(after, reply->next_after);
         *ret_n = reply->n_regions;
         *ret_more = reply->more;
         *ret = TAKE_PTR(infos);
@@ -478,8 +490,6 @@ _public_ int shmb_list(shmb_conn *c, const char *prefix, shmb_list_fn fn, void *
                         if (r != 0)
                                 return r;
                 }
-                if (n > 0)
-                        memcpy(after, infos[n - 1].name, sizeof(after));
         }
         return 0;
 }

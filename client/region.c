@@ -18,10 +18,6 @@
 #include "client-internal.h"
 #include "util.h"
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-
 #define PAGE_2M (UINT64_C(2) << 20)
 #define PAGE_1G (UINT64_C(1) << 30)
 

@@ -17,6 +17,7 @@
 #include "rbtree.h"
 #include "dispatch.h"
 #include "log.h"
+#include "publish.h"
 #include "region.h"
 #include "registry.h"
 #include "server.h"
@@ -39,6 +40,7 @@ RBTREE_GENERATE_STATIC(handle_tree, Handle, by_id, handle_cmp)
 
 static void on_readable(evutil_socket_t fd, short what, void *userdata);
 static void on_writable(evutil_socket_t fd, short what, void *userdata);
+static void on_hangup(evutil_socket_t fd, short what, void *userdata);
 
 static int peer_groups(int fd, gid_t **ret, unsigned *ret_n) {
         socklen_t len = 32 * sizeof(gid_t);
@@ -96,7 +98,8 @@ int conn_new(Conn **ret, Server *s, int fd) {
 
         c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
         c->wev = event_new(s->base, fd, EV_WRITE, on_writable, c);
-        if (!c->rev || !c->wev || event_add(c->rev, NULL) < 0) {
+        c->cev = event_new(s->base, fd, EV_CLOSED | EV_PERSIST, on_hangup, c);
+        if (!c->rev || !c->wev || !c->cev || event_add(c->rev, NULL) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -111,6 +114,8 @@ fail:
                 event_free(c->rev);
         if (c->wev)
                 event_free(c->wev);
+        if (c->cev)
+                event_free(c->cev);
         free(c->groups);
         safe_close(c->fd);
         free(c);
@@ -135,6 +140,7 @@ Conn *conn_free(Conn *c) {
 
         if (!c)
                 return NULL;
+        publish_conn_gone(c);
         while ((h = RB_MIN(handle_tree, &c->handles)))
                 conn_handle_release(c, h);
         while ((r = LIST_FIRST(&c->owned)))
@@ -143,6 +149,8 @@ Conn *conn_free(Conn *c) {
                 event_free(c->rev);
         if (c->wev)
                 event_free(c->wev);
+        if (c->cev)
+                event_free(c->cev);
         out_clear(c);
         LIST_REMOVE(c, link);
         free(c->groups);
@@ -160,6 +168,7 @@ void conn_kill(Conn *c, int level, const char *why) {
         log_full(level, "dropping client uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
         event_del(c->rev);
         event_del(c->wev);
+        event_del(c->cev);
         LIST_REMOVE(c, link);
         LIST_INSERT_HEAD(&s->dead, c, link);
         s->n_conns--;
@@ -260,7 +269,7 @@ static void on_readable(evutil_socket_t fd, short what, void *userdata) {
         Conn *c = userdata;
         Server *s = c->server;
 
-        for (unsigned i = 0; i < CONN_READ_BUDGET && !c->dead; i++) {
+        for (unsigned i = 0; i < CONN_READ_BUDGET && !c->dead && !c->paused; i++) {
                 size_t len;
                 int r;
 
@@ -283,6 +292,28 @@ static void on_readable(evutil_socket_t fd, short what, void *userdata) {
                 }
                 dispatch_packet(c, s->rbuf, len);
         }
+}
+
+static void on_hangup(evutil_socket_t fd, short what, void *userdata) {
+        conn_kill(userdata, LOG_DEBUG, "disconnected while a request was pending");
+}
+
+void conn_pause(Conn *c) {
+        if (c->paused || c->dead)
+                return;
+        c->paused = true;
+        event_del(c->rev);
+        /* Still notice a client that gives up, so it holds nothing until a timeout. */
+        (void)event_add(c->cev, NULL);
+}
+
+void conn_resume(Conn *c) {
+        if (!c->paused || c->dead)
+                return;
+        c->paused = false;
+        event_del(c->cev);
+        if (event_add(c->rev, NULL) < 0)
+                conn_kill(c, LOG_ERR, "cannot watch the connection again");
 }
 
 bool conn_in_group(const Conn *c, gid_t gid) {
@@ -323,7 +354,9 @@ void conn_handle_release(Conn *c, Handle *h) {
         if (r) {
                 LIST_REMOVE(h, region_link);
                 r->n_handles--;
-                if (r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED && r->n_handles == 0)
+                /* A creator gone before publishing leaves a region nobody could ever use. */
+                if ((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED && r->n_handles == 0) ||
+                    (h->creator && !r->published))
                         registry_destroy(&c->server->registry, r);
         }
         free(h);

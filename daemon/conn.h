@@ -21,6 +21,8 @@
 typedef struct Region Region;
 typedef struct Server Server;
 typedef struct OutPacket OutPacket;
+typedef struct Waiter Waiter;
+typedef struct PublishJob PublishJob;
 
 struct Handle {
         RB_ENTRY(Handle) by_id;
@@ -28,6 +30,7 @@ struct Handle {
         uint64_t id;
         Region *region; /* NULL once the region was destroyed */
         int access;     /* SHMBROKER__V1__ACCESS__* */
+        bool creator;   /* made by create: may map writable, publish */
 };
 typedef struct Handle Handle;
 
@@ -39,6 +42,7 @@ struct Conn {
         int fd;
         struct event *rev;
         struct event *wev;
+        struct event *cev;     /* peer hang-up while paused */
         uid_t uid;
         gid_t gid;
         pid_t pid;
@@ -46,6 +50,9 @@ struct Conn {
         unsigned n_groups;
         bool hello_done;
         bool dead;
+        bool paused;           /* a request is pending: read nothing more */
+        Waiter *waiter;        /* parked open */
+        PublishJob *job;       /* publish in flight */
         uint64_t next_handle;
         struct handle_tree handles;
         unsigned n_handles;
@@ -70,6 +77,9 @@ void conn_kill(Conn *c, int level, const char *why);
  */
 int conn_send(Conn *c, const WireResponse *resp, int fd);
 bool conn_in_group(const Conn *c, gid_t gid);
+/* Stops reading requests until conn_resume(); a hang-up still kills c. */
+void conn_pause(Conn *c);
+void conn_resume(Conn *c);
 
 Handle *conn_handle_add(Conn *c, Region *r, int access);
 Handle *conn_handle_find(Conn *c, uint64_t id);

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "publish.h"
 #include "region.h"
 #include "registry.h"
 #include "server.h"
@@ -40,14 +41,19 @@ typedef struct Reply {
                 Shmbroker__V1__DeleteReply del;
                 Shmbroker__V1__StatReply stat;
                 Shmbroker__V1__ListReply list;
+                Shmbroker__V1__MappedReply mapped;
+                Shmbroker__V1__PublishReply publish;
         } u;
         WireRegion region;
         int fd;                 /* borrowed; attached to the reply */
         bool disconnect;        /* drop the client after sending */
+        bool deferred;          /* answered later (parked open, publish) */
         char error[512];
 } Reply;
 
 typedef int (*Handler)(Conn *c, const Request *req, Reply *rep);
+
+static void send_reply(Conn *c, Reply *rep, uint64_t id, int status);
 
 _printf_(3, 4) static int fail(Reply *rep, int status, const char *fmt, ...) {
         va_list ap;
@@ -157,11 +163,9 @@ static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *r
                 return fail(rep, ST(INVALID_ARGUMENT), "mode %#o has bits outside 0777", q->mode);
         switch (q->sharing) {
         case SHARING(SHARED):
-                break;
         case SHARING(SINGLE_WRITER):
         case SHARING(IMMUTABLE):
-                return fail(rep, ST(UNSUPPORTED), "sharing mode %d is not supported by this daemon yet",
-                            q->sharing);
+                break;
         default:
                 return fail(rep, ST(INVALID_ARGUMENT), "sharing mode %d is not one of 0 (shared), "
                             "1 (single-writer), 2 (immutable)", q->sharing);
@@ -221,6 +225,7 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 registry_destroy(&s->registry, r);
                 return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
         }
+        h->creator = true;
         if (r->lifetime == LIFETIME(OWNER)) {
                 r->owner = c;
                 LIST_INSERT_HEAD(&c->owned, r, owner_link);
@@ -242,11 +247,49 @@ static const char *access_name(int access) {
         return access == ACCESS(READ_WRITE) ? "read-write" : "read";
 }
 
+static const char *sharing_name(int sharing) {
+        switch (sharing) {
+        case SHARING(SINGLE_WRITER):
+                return "single-writer";
+        case SHARING(IMMUTABLE):
+                return "immutable";
+        default:
+                return "shared";
+        }
+}
+
+/* Adds the handle and fills the reply; used at once or when a parked open completes. */
+static int open_reply(Conn *c, Region *r, int access, Reply *rep) {
+        Handle *h;
+        int fd;
+
+        if (access == ACCESS(READ)) {
+                fd = region_ro_fd(r);
+                if (fd < 0)
+                        return fail(rep, resource_status(fd), "cannot make a read-only handle for '%s': %s",
+                                    r->name, strerror(-fd));
+        } else
+                fd = r->fd;
+        h = conn_handle_add(c, r, access);
+        if (!h)
+                return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
+
+        shmbroker__v1__open_reply__init(&rep->u.open);
+        rep->u.open.handle = h->id;
+        reply_region(rep, r, false);
+        rep->u.open.region = &rep->region;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_OPEN;
+        rep->resp.open = &rep->u.open;
+        rep->fd = fd;
+        return 0;
+}
+
 static int handle_open(Conn *c, const Request *req, Reply *rep) {
         const Shmbroker__V1__OpenRequest *q = req->open;
+        const Limits *l = &c->server->limits;
+        uint32_t timeout;
         Region *r;
-        Handle *h;
-        int e, fd;
+        int e;
 
         e = check_name(rep, q->name);
         if (e)
@@ -259,28 +302,28 @@ static int handle_open(Conn *c, const Request *req, Reply *rep) {
                 return fail(rep, ST(NOT_FOUND), "no region named '%s'", q->name);
         if (!may_access(c, r, q->access == ACCESS(READ_WRITE) ? 6u : 4u))
                 return fail(rep, ST(PERMISSION_DENIED),
-                            "uid %u may not open region '%s' for %s: owner %u:%u, mode %04o",
+                            "permission denied: uid %u may not open region '%s' for %s: owner %u:%u, mode %04o",
                             (unsigned)c->uid, r->name, access_name(q->access), (unsigned)r->uid,
                             (unsigned)r->gid, r->mode);
-        if (q->access == ACCESS(READ)) {
-                fd = region_ro_fd(r);
-                if (fd < 0)
-                        return fail(rep, resource_status(fd), "cannot make a read-only handle for '%s': %s",
-                                    r->name, strerror(-fd));
-        } else
-                fd = r->fd;
-        h = conn_handle_add(c, r, q->access);
-        if (!h)
-                return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
-
-        shmbroker__v1__open_reply__init(&rep->u.open);
-        rep->u.open.handle = h->id;
-        reply_region(rep, r, false);
-        rep->u.open.region = &rep->region;
-        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_OPEN;
-        rep->resp.open = &rep->u.open;
-        rep->fd = fd;
-        return 0;
+        /* Their seals forbid new writable mappings for everyone: say so rather than hand out a useless fd. */
+        if (q->access == ACCESS(READ_WRITE) && r->sharing != SHARING(SHARED))
+                return fail(rep, ST(PERMISSION_DENIED),
+                            "permission denied: region '%s' is %s: only its creator writes, through the mapping made at "
+                            "creation; open it for read", r->name, sharing_name(r->sharing));
+        if (!r->published) {
+                timeout = q->timeout_ms == UINT32_MAX ? l->max_wait_ms : MIN(q->timeout_ms, l->max_wait_ms);
+                if (timeout == 0)
+                        return fail(rep, ST(TIMEOUT), "region '%s' is not yet %s", r->name,
+                                    r->sharing == SHARING(IMMUTABLE) ? "published by its creator"
+                                                                     : "mapped by its creator");
+                e = publish_park_open(c, req->id, r, q->access, timeout);
+                if (e < 0)
+                        return fail(rep, ST(NO_RESOURCES), "cannot wait for region '%s': %s", r->name,
+                                    strerror(-e));
+                rep->deferred = true;
+                return 0;
+        }
+        return open_reply(c, r, q->access, rep);
 }
 
 static int handle_close(Conn *c, const Request *req, Reply *rep) {
@@ -309,7 +352,7 @@ static int handle_delete(Conn *c, const Request *req, Reply *rep) {
                 return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
         if (c->uid != r->uid && !is_admin(c))
                 return fail(rep, ST(PERMISSION_DENIED),
-                            "uid %u may not delete region '%s': it belongs to uid %u", (unsigned)c->uid,
+                            "permission denied: uid %u may not delete region '%s': it belongs to uid %u", (unsigned)c->uid,
                             r->name, (unsigned)r->uid);
         log_debug("uid %u pid %d deleted region '%s'", (unsigned)c->uid, (int)c->pid, r->name);
         registry_destroy(&c->server->registry, r);
@@ -331,7 +374,7 @@ static int handle_stat(Conn *c, const Request *req, Reply *rep) {
         if (!r)
                 return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
         if (!may_see(c, r))
-                return fail(rep, ST(PERMISSION_DENIED), "uid %u may not inspect region '%s': owner %u:%u, mode %04o",
+                return fail(rep, ST(PERMISSION_DENIED), "permission denied: uid %u may not inspect region '%s': owner %u:%u, mode %04o",
                             (unsigned)c->uid, r->name, (unsigned)r->uid, (unsigned)r->gid, r->mode);
         shmbroker__v1__stat_reply__init(&rep->u.stat);
         reply_region(rep, r, true);
@@ -395,6 +438,76 @@ static int handle_list(Conn *c, const Request *req, Reply *rep) {
         return 0;
 }
 
+/* The creator's handle of a region of the given sharing mode, not yet published. */
+static int creator_handle(Conn *c, uint64_t id, int sharing, const char *what, Reply *rep, Handle **ret) {
+        Handle *h = conn_handle_find(c, id);
+        Region *r;
+
+        if (!h)
+                return fail(rep, ST(NOT_FOUND), "no handle %llu on this connection", (unsigned long long)id);
+        r = h->region;
+        if (!r)
+                return fail(rep, ST(NOT_FOUND), "the region of handle %llu was deleted", (unsigned long long)id);
+        if (r->sharing != sharing)
+                return fail(rep, ST(WRONG_STATE), "region '%s' is %s: %s applies to %s regions only", r->name,
+                            sharing_name(r->sharing), what, sharing_name(sharing));
+        if (!h->creator)
+                return fail(rep, ST(PERMISSION_DENIED), "handle %llu did not create region '%s': only the "
+                            "creator's handle may %s it", (unsigned long long)id, r->name, what);
+        if (r->published || r->job)
+                return fail(rep, ST(WRONG_STATE), "region '%s' is %s already", r->name,
+                            r->job ? "being published" : "published");
+        *ret = h;
+        return 0;
+}
+
+static int handle_mapped(Conn *c, const Request *req, Reply *rep) {
+        Handle *h = NULL;
+        Region *r;
+        int e;
+
+        e = creator_handle(c, req->mapped->handle, SHARING(SINGLE_WRITER), "mapped", rep, &h);
+        if (e)
+                return e;
+        r = h->region;
+        /* FUTURE_WRITE never waits for mappings or pins, so the loop thread may add it. */
+        e = region_add_seals(r, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+        if (e < 0) {
+                fail(rep, ST(WRONG_STATE), "cannot seal region '%s' against new writable mappings: %s; "
+                     "the region is deleted", r->name, strerror(-e));
+                registry_destroy(&c->server->registry, r);
+                return ST(WRONG_STATE);
+        }
+        r->published = true;
+        log_debug("single-writer region '%s' sealed after its creator mapped it", r->name);
+
+        shmbroker__v1__mapped_reply__init(&rep->u.mapped);
+        reply_region(rep, r, false);
+        rep->u.mapped.region = &rep->region;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_MAPPED;
+        rep->resp.mapped = &rep->u.mapped;
+        /* The creator is answered before the parked readers. */
+        send_reply(c, rep, req->id, ST(OK));
+        rep->deferred = true;
+        publish_wake(r);
+        return 0;
+}
+
+static int handle_publish(Conn *c, const Request *req, Reply *rep) {
+        Handle *h = NULL;
+        int e;
+
+        e = creator_handle(c, req->publish->handle, SHARING(IMMUTABLE), "publish", rep, &h);
+        if (e)
+                return e;
+        e = publish_start(c, req->id, h);
+        if (e < 0)
+                return fail(rep, ST(NO_RESOURCES), "cannot start sealing region '%s': %s", h->region->name,
+                            strerror(-e));
+        rep->deferred = true;
+        return 0;
+}
+
 typedef struct DispatchEntry {
         Handler handler;
         const char *name;
@@ -408,6 +521,8 @@ static const DispatchEntry dispatch_table[] = {
         [SHMBROKER__V1__REQUEST__BODY_DELETE] = { handle_delete, "delete" },
         [SHMBROKER__V1__REQUEST__BODY_STAT] = { handle_stat, "stat" },
         [SHMBROKER__V1__REQUEST__BODY_LIST] = { handle_list, "list" },
+        [SHMBROKER__V1__REQUEST__BODY_MAPPED] = { handle_mapped, "mapped" },
+        [SHMBROKER__V1__REQUEST__BODY_PUBLISH] = { handle_publish, "publish" },
 };
 
 static void send_reply(Conn *c, Reply *rep, uint64_t id, int status) {
@@ -430,10 +545,9 @@ void dispatch_violation(Conn *c, uint64_t id, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(rep.error, sizeof(rep.error), fmt, ap);
         va_end(ap);
-        shmbroker__v1__response__init(&rep.resp);
         c->server->stats.protocol_violations++;
         /* Best effort: the client gets the reason if its socket has room. */
-        send_reply(c, &rep, id, ST(PROTOCOL_ERROR));
+        dispatch_error(c, id, ST(PROTOCOL_ERROR), "%s", rep.error);
         conn_kill(c, LOG_WARNING, rep.error);
 }
 
@@ -458,7 +572,17 @@ void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
         shmbroker__v1__response__init(&rep.resp);
         if ((size_t)req->body_case < ELEMENTSOF(dispatch_table))
                 e = &dispatch_table[req->body_case];
-        if (!e || !e->handler)
+        /*
+         * protobuf-c cuts a string at an embedded NUL, which would turn
+         * "a\0b" into the different, valid name "a". Every encoder writes
+         * canonical messages, so one that does not re-encode to its own size
+         * lost something in decoding: refuse it.
+         */
+        if (shmbroker__v1__request__get_packed_size(req) != len)
+                status = fail(&rep, ST(INVALID_ARGUMENT), "request is not canonically encoded: its %zu bytes "
+                              "re-encode to %zu (a string with an embedded NUL byte, or a repeated or "
+                              "padded field)", len, shmbroker__v1__request__get_packed_size(req));
+        else if (!e || !e->handler)
                 status = fail(&rep, ST(UNSUPPORTED), "request type %d is not supported by this daemon",
                               (int)req->body_case);
         else {
@@ -472,9 +596,55 @@ void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
                         status = ST(INTERNAL);
                 }
         }
-        send_reply(c, &rep, req->id, status);
+        if (!rep.deferred || status != ST(OK))
+                send_reply(c, &rep, req->id, status);
         if (rep.disconnect)
                 conn_kill(c, LOG_NOTICE, rep.error);
 out:
         shmbroker__v1__request__free_unpacked(req, NULL);
+}
+
+void dispatch_error(Conn *c, uint64_t id, int status, const char *fmt, ...) {
+        Reply rep = { .fd = -1 };
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(rep.error, sizeof(rep.error), fmt, ap);
+        va_end(ap);
+        shmbroker__v1__response__init(&rep.resp);
+        send_reply(c, &rep, id, status);
+}
+
+void dispatch_finish_open(Conn *c, uint64_t id, Region *r, int access) {
+        Reply rep = { .fd = -1 };
+        int status;
+
+        shmbroker__v1__response__init(&rep.resp);
+        status = open_reply(c, r, access, &rep);
+        send_reply(c, &rep, id, status < 0 ? ST(INTERNAL) : status);
+}
+
+void dispatch_finish_publish(Conn *c, uint64_t id, Region *r, uint64_t handle_id) {
+        Reply rep = { .fd = -1 };
+        Handle *h = conn_handle_find(c, handle_id);
+        int fd;
+
+        shmbroker__v1__response__init(&rep.resp);
+        fd = region_ro_fd(r);
+        if (fd < 0) {
+                fail(&rep, ST(NO_RESOURCES), "region '%s' is published but a read-only handle cannot be made: %s",
+                     r->name, strerror(-fd));
+                send_reply(c, &rep, id, ST(NO_RESOURCES));
+                return;
+        }
+        /* From now on the creator holds it read-only like everybody else. */
+        if (h)
+                h->access = ACCESS(READ);
+        shmbroker__v1__publish_reply__init(&rep.u.publish);
+        reply_region(&rep, r, false);
+        rep.u.publish.region = &rep.region;
+        rep.resp.body_case = SHMBROKER__V1__RESPONSE__BODY_PUBLISH;
+        rep.resp.publish = &rep.u.publish;
+        rep.fd = fd;
+        send_reply(c, &rep, id, ST(OK));
 }

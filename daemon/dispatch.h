@@ -14,7 +14,14 @@
 #include "macro.h"
 
 typedef struct Conn Conn;
+typedef struct Region Region;
 
 void dispatch_packet(Conn *c, const uint8_t *buf, size_t len);
 /* Sends STATUS_PROTOCOL_ERROR for request id with the message and drops c. */
 void dispatch_violation(Conn *c, uint64_t id, const char *fmt, ...) _printf_(3, 4);
+/* Sends an error reply for request id (used by deferred requests). */
+void dispatch_error(Conn *c, uint64_t id, int status, const char *fmt, ...) _printf_(4, 5);
+/* Answers a parked open of r now that it is published. */
+void dispatch_finish_open(Conn *c, uint64_t id, Region *r, int access);
+/* Answers a publish whose seal succeeded, with an O_RDONLY handle. */
+void dispatch_finish_publish(Conn *c, uint64_t id, Region *r, uint64_t handle_id);

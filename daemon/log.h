@@ -11,6 +11,8 @@
 
 #include "macro.h"
 
+/* Chooses the journal or stderr; call once at start. */
+void log_open(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);

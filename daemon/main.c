@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -37,7 +38,8 @@ static void help(void) {
                "\n"
                "Hands out sealed shared-memory regions to local processes over a Unix socket.\n"
                "\n"
-               "  -s, --socket PATH          listen on PATH (default: $SHMBROKER_SOCKET, else\n"
+               "  -s, --socket PATH          listen on PATH (default: the socket passed by the\n"
+               "                             service manager, else $SHMBROKER_SOCKET, else\n"
                "                             " SHMB_SYSTEM_SOCKET " as root,\n"
                "                             else $XDG_RUNTIME_DIR/shmbroker.sock)\n"
                "      --socket-mode MODE     permission bits of the socket (default 0666)\n"
@@ -190,6 +192,43 @@ static int listen_on(const char *path, mode_t mode, int *ret_fd) {
         return 0;
 }
 
+/*
+ * Takes the listening socket from the service manager (socket activation).
+ * Returns 1 with *ret_fd set, 0 when nothing was passed, <0 on error.
+ */
+static int listen_from_manager(int *ret_fd) {
+        char **names = NULL;
+        int n, fd = -1;
+
+        n = sd_listen_fds_with_names(1, &names);
+        if (n < 0)
+                return log_error_errno(n, "cannot read the descriptors passed by the service manager: %m");
+        for (int i = 0; i < n; i++) {
+                int cur = SD_LISTEN_FDS_START + i;
+
+                if (fd < 0 && sd_is_socket_unix(cur, SOCK_SEQPACKET, 1, NULL, 0) > 0)
+                        fd = cur;
+                else {
+                        log_warning("ignoring descriptor %d ('%s') passed by the service manager: not a "
+                                    "listening AF_UNIX SOCK_SEQPACKET socket", cur, names ? names[i] : "?");
+                        safe_close(cur);
+                }
+        }
+        for (int i = 0; names && names[i]; i++)
+                free(names[i]);
+        free(names);
+        if (n > 0 && fd < 0)
+                return log_error_errno(-EBADF, "the service manager passed %d descriptors but no listening "
+                                       "SOCK_SEQPACKET socket; check ListenSequentialPacket= in shmbroker.socket", n);
+        if (fd < 0)
+                return 0;
+        if (fd_set_cloexec_nonblock(fd, true) < 0)
+                return log_error_errno(-errno, "cannot make the activation socket non-blocking: %m");
+        (void)wire_refuse_fds(fd);
+        *ret_fd = fd;
+        return 1;
+}
+
 /* Regions each hold a descriptor: use all the descriptors we are allowed. */
 static void raise_nofile(void) {
         struct rlimit rl;
@@ -209,6 +248,7 @@ int main(int argc, char **argv) {
         r = parse_args(argc, argv, &a);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
+        log_open();
         if (a.verbose)
                 log_set_max_level(LOG_DEBUG);
 
@@ -218,28 +258,37 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
 
-        if (!a.socket_path)
-                a.socket_path = getenv(SHMB_SOCKET_ENV);
-        if (!a.socket_path || !*a.socket_path) {
-                r = socket_path_daemon_default(pathbuf, sizeof(pathbuf));
-                if (r < 0) {
-                        log_error("no socket path: not root and $XDG_RUNTIME_DIR is not set; use --socket PATH");
-                        return 1;
-                }
-                a.socket_path = pathbuf;
-        }
-
-        r = listen_on(a.socket_path, a.socket_mode, &fd);
+        r = a.socket_path ? 0 : listen_from_manager(&fd);
         if (r < 0)
                 return 1;
+        if (r > 0)
+                /* The manager owns the socket file: never unlink it. */
+                a.socket_path = NULL;
+        else {
+                if (!a.socket_path)
+                        a.socket_path = getenv(SHMB_SOCKET_ENV);
+                if (!a.socket_path || !*a.socket_path) {
+                        r = socket_path_daemon_default(pathbuf, sizeof(pathbuf));
+                        if (r < 0) {
+                                log_error("no socket path: not root and $XDG_RUNTIME_DIR is not set; use --socket PATH");
+                                return 1;
+                        }
+                        a.socket_path = pathbuf;
+                }
+                r = listen_on(a.socket_path, a.socket_mode, &fd);
+                if (r < 0)
+                        return 1;
+        }
         r = server_new(&s, fd, a.socket_path, &a.limits);
         if (r < 0) {
-                (void)unlink(a.socket_path);
+                if (a.socket_path)
+                        (void)unlink(a.socket_path);
                 log_error_errno(r, "cannot set up the server: %m");
                 return 1;
         }
-        log_info("listening on %s (max %u regions, %u connections)", a.socket_path, a.limits.max_regions,
-                 a.limits.max_connections);
+        log_info("listening on %s (max %u regions, %u connections)",
+                 a.socket_path ? a.socket_path : "the socket passed by the service manager",
+                 a.limits.max_regions, a.limits.max_connections);
         r = server_run(s);
         server_free(s);
         return r < 0 ? 1 : 0;

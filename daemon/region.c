@@ -23,9 +23,6 @@
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -101,7 +98,13 @@ int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, s
                          strerror(errno));
                 return e;
         }
-        e = seals_add(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_EXEC | F_SEAL_SEAL, &applied);
+        /*
+         * Shared regions are sealed for good now. Single-writer and immutable
+         * ones get their write seal and F_SEAL_SEAL when the creator has
+         * mapped or published; nobody else sees them before that.
+         */
+        e = seals_add(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_EXEC |
+                      (p->sharing == SHMBROKER__V1__SHARING__SHARING_SHARED ? F_SEAL_SEAL : 0u), &applied);
         if (e < 0) {
                 snprintf(errbuf, errlen, "cannot seal region '%s': %s", p->name, strerror(-e));
                 return e;
@@ -128,8 +131,9 @@ int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, s
         r->flags = p->flags;
         r->seals = applied;
         r->created_usec = now_usec();
-        r->published = true;
+        r->published = p->sharing == SHMBROKER__V1__SHARING__SHARING_SHARED;
         LIST_INIT(&r->handles);
+        LIST_INIT(&r->waiters);
         r->fd = TAKE_FD(fd);
         *ret = r;
         return 0;
@@ -143,6 +147,13 @@ Region *region_free(Region *r) {
         free(r->name);
         free(r);
         return NULL;
+}
+
+int region_add_seals(Region *r, unsigned seals) {
+        if (fcntl(r->fd, F_ADD_SEALS, seals) < 0)
+                return -errno;
+        r->seals |= seals;
+        return 0;
 }
 
 int region_ro_fd(Region *r) {

@@ -18,6 +18,8 @@
 
 typedef struct Conn Conn;
 typedef struct Handle Handle;
+typedef struct Waiter Waiter;
+typedef struct PublishJob PublishJob;
 
 typedef struct RegionParams {
         const char *name;
@@ -46,13 +48,15 @@ typedef struct Region {
         uint32_t flags;
         uint32_t seals;          /* what we applied; F_GET_SEALS agrees */
         uint64_t created_usec;
-        bool published;
+        bool published;          /* others may open it (always, for shared) */
         int fd;                  /* the read-write memfd */
         int ro_fd;               /* O_RDONLY reopen, made on first need */
         Conn *owner;             /* LIFETIME_OWNER: the creating connection */
         LIST_ENTRY(Region) owner_link;
         LIST_HEAD(, Handle) handles;
         unsigned n_handles;
+        LIST_HEAD(, Waiter) waiters; /* opens parked until published */
+        PublishJob *job;         /* immutable: seal in flight */
 } Region;
 
 #define REGION_PAGE_4K UINT64_C(4096)
@@ -66,6 +70,8 @@ typedef struct Region {
  */
 int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, size_t errlen);
 Region *region_free(Region *r);
+/* Adds seals on the loop thread (never F_SEAL_WRITE: see sealer.h). */
+int region_add_seals(Region *r, unsigned seals);
 /* The O_RDONLY descriptor for read-only handles, made on first call. */
 int region_ro_fd(Region *r);
 /* Fills w (whose storage the caller owns) from r; with_usage adds fstat data. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "publish.h"
 #include "rbtree.h"
 #include "registry.h"
 
@@ -73,6 +74,7 @@ int registry_create(Registry *reg, const RegionParams *p, Region **ret, char *er
 void registry_destroy(Registry *reg, Region *r) {
         Handle *h;
 
+        publish_region_gone(r);
         RB_REMOVE(region_tree, &reg->by_name, r);
         reg->n_regions--;
         reg->total_bytes -= r->size;

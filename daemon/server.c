@@ -8,10 +8,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sealer.h"
+#include "util.h"
 #include "server.h"
 
 static void on_accept(evutil_socket_t fd, short what, void *userdata);
@@ -35,6 +38,26 @@ static void on_listen_retry(evutil_socket_t fd, short what, void *userdata) {
         Server *s = userdata;
 
         event_add(s->listen_ev, NULL);
+}
+
+/* Live counts for `systemctl status`; sent only when they changed. */
+static void notify_status(Server *s) {
+        char status[sizeof(s->last_status)], size[SIZE_FORMAT_MAX];
+
+        snprintf(status, sizeof(status), "%u regions, %s, %u connections", s->registry.n_regions,
+                 size_format(s->registry.total_bytes, size, sizeof(size)), s->n_conns);
+        if (strcmp(status, s->last_status) == 0)
+                return;
+        strcpy(s->last_status, status);
+        (void)sd_notifyf(0, "STATUS=%s", status);
+}
+
+static void on_status(evutil_socket_t fd, short what, void *userdata) {
+        notify_status(userdata);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *userdata) {
+        (void)sd_notify(0, "WATCHDOG=1");
 }
 
 void server_schedule_reap(Server *s) {
@@ -69,6 +92,12 @@ int server_new(Server **ret, int listen_fd, const char *bound_path, const Limits
         s->reap_ev = event_new(s->base, -1, 0, on_reap, s);
         if (!s->listen_ev || !s->listen_retry_ev || !s->sigterm_ev || !s->sigint_ev || !s->reap_ev)
                 goto oom;
+        if (sealer_new(&s->sealer, s->base) < 0)
+                goto oom;
+        s->status_ev = event_new(s->base, -1, EV_PERSIST, on_status, s);
+        s->watchdog_ev = event_new(s->base, -1, EV_PERSIST, on_watchdog, s);
+        if (!s->status_ev || !s->watchdog_ev)
+                goto oom;
         if (event_add(s->listen_ev, NULL) < 0 || event_add(s->sigterm_ev, NULL) < 0 ||
             event_add(s->sigint_ev, NULL) < 0)
                 goto oom;
@@ -90,6 +119,8 @@ Server *server_free(Server *s) {
         }
         while ((c = LIST_FIRST(&s->dead)))
                 conn_free(c);
+        /* Before the registry: completions may still refer to regions. */
+        sealer_free(s->sealer);
         registry_done(&s->registry);
         if (s->listen_ev)
                 event_free(s->listen_ev);
@@ -101,6 +132,10 @@ Server *server_free(Server *s) {
                 event_free(s->sigint_ev);
         if (s->reap_ev)
                 event_free(s->reap_ev);
+        if (s->status_ev)
+                event_free(s->status_ev);
+        if (s->watchdog_ev)
+                event_free(s->watchdog_ev);
         if (s->base)
                 event_base_free(s->base);
         if (s->bound_path) {
@@ -168,7 +203,22 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata) {
 }
 
 int server_run(Server *s) {
+        struct timeval status_tv = { 2, 0 };
+        uint64_t wd_usec = 0;
+        int r = 0;
+
+        if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+                /* Twice per interval, as sd_watchdog_enabled(3) recommends. */
+                struct timeval tv = { .tv_sec = (time_t)(wd_usec / 2 / 1000000),
+                                      .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000) };
+                event_add(s->watchdog_ev, &tv);
+        }
+        if (getenv("NOTIFY_SOCKET"))
+                event_add(s->status_ev, &status_tv);
+        notify_status(s);
+        (void)sd_notify(0, "READY=1");
         if (event_base_dispatch(s->base) < 0)
-                return log_error_errno(-EIO, "event loop failed");
-        return 0;
+                r = log_error_errno(-EIO, "event loop failed");
+        (void)sd_notify(0, "STOPPING=1");
+        return r;
 }

@@ -15,6 +15,7 @@
 
 struct event_base;
 struct event;
+typedef struct Sealer Sealer;
 
 typedef struct Limits {
         unsigned max_regions;
@@ -49,7 +50,11 @@ struct Server {
         struct event *sigterm_ev;
         struct event *sigint_ev;
         struct event *reap_ev;
+        struct event *status_ev;   /* STATUS= to the service manager */
+        struct event *watchdog_ev; /* WATCHDOG=1 when the manager asks for it */
+        char last_status[128];
         Registry registry;
+        Sealer *sealer;
         LIST_HEAD(, Conn) conns;
         LIST_HEAD(, Conn) dead;
         unsigned n_conns;
@@ -64,6 +69,7 @@ typedef struct Server Server;
 /* Takes ownership of listen_fd; bound_path may be NULL. */
 int server_new(Server **ret, int listen_fd, const char *bound_path, const Limits *limits);
 Server *server_free(Server *s);
+/* Runs the loop: READY=1 once serving, STOPPING=1 when leaving. */
 int server_run(Server *s);
 /* Called by conn_kill() to have dead connections freed after this callback. */
 void server_schedule_reap(Server *s);

@@ -10,13 +10,6 @@
 #include "util.h"
 
 /* Debian 12's glibc and uapi headers predate these (Linux 5.1 and 6.3). */
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
-
 static const struct {
         unsigned bit;
         const char *name;

@@ -5,10 +5,19 @@
  */
 #pragma once
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* Newer than Debian 12's glibc headers. */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
 
 #define SHMB_NAME_MAX 200
 #define SHMB_SYSTEM_SOCKET "/run/shmbroker/control.sock"

@@ -17,13 +17,6 @@
 #include "tap.h"
 #include "util.h"
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
-
 static bool seals_are(unsigned seals, const char *want) {
         char buf[SEALS_FORMAT_MAX];
 

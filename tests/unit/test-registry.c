@@ -17,10 +17,6 @@
 #include "tap.h"
 #include "util.h"
 
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
-
 static RegionParams params(const char *name, uint64_t size) {
         return (RegionParams){ .name = name, .size = size, .page_size = 4096, .mode = 0640,
                                .uid = 1000, .gid = 100 };
