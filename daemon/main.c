@@ -176,6 +176,9 @@ static int listen_on(const char *path, mode_t mode, int *ret_fd) {
         r = unlink_stale(&sa, salen);
         if (r < 0)
                 return r;
+        /* Without systemd's socket unit nobody made /run/shmbroker: make it, like tmpfiles.d would. */
+        if (strcmp(path, SHMB_SYSTEM_SOCKET) == 0 && mkdir("/run/shmbroker", 0755) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "cannot create /run/shmbroker: %m");
         if (bind(fd, (struct sockaddr *)&sa, salen) < 0)
                 return log_error_errno(-errno, "cannot bind %s: %m", path);
         if (chmod(path, mode) < 0) {

@@ -38,7 +38,7 @@ bool name_is_valid(const char *name, size_t len, const char **ret_why);
  * overflow.
  */
 int size_parse(const char *s, uint64_t *ret);
-/* Formats bytes as "4.0K", "2.0M", "512" etc. into buf; returns buf. */
+/* Formats bytes as "512", "4K", "2M", "1.5M": whole multiples without decimals. Returns buf. */
 char *size_format(uint64_t bytes, char *buf, size_t buflen);
 #define SIZE_FORMAT_MAX 32
 

@@ -993,6 +993,12 @@ int harness_main(const struct harness_test *tests, size_t n_tests, const char *c
                                 (void)harness_wait_fd_baseline(1000, &count);
                                 harness_log("cleanup after %s: deleted %d regions, daemon now holds %d fds "
                                             "(baseline %d)", tests[i].name, r, count, daemon_state.baseline);
+                                /* A leak this test caused must not fail every later test too. */
+                                if (daemon_state.fd_check && count >= 0 && count != daemon_state.baseline) {
+                                        harness_log("the baseline moves from %d to %d fds for the remaining tests",
+                                                    daemon_state.baseline, count);
+                                        daemon_state.baseline = count;
+                                }
                         }
                 }
 

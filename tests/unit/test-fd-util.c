@@ -24,7 +24,7 @@ static bool seals_are(unsigned seals, const char *want) {
 }
 
 static void test_fd_count(void) {
-        int base, p[2], pfd[2];
+        int base, p[2], report[2], hold[2];
         pid_t pid;
 
         base = fd_count(0);
@@ -39,34 +39,38 @@ static void test_fd_count(void) {
         safe_close(p[1]);
         CHECK(fd_count(0) == base);
 
-        /* Another process: a child holding exactly our descriptors plus one pipe end. */
-        CHECK(pipe2(pfd, O_CLOEXEC) == 0);
+        /*
+         * Another process: the child reports its own count, then blocks on a
+         * pipe so its table cannot change while we count it from outside.
+         */
+        CHECK(pipe2(report, O_CLOEXEC) == 0);
+        CHECK(pipe2(hold, O_CLOEXEC) == 0);
         pid = fork();
         if (pid == 0) {
+                int own;
                 char c;
 
-                safe_close(pfd[1]);
-                /* Blocks until the parent closes its end. */
-                (void)read(pfd[0], &c, 1);
+                safe_close(report[0]);
+                safe_close(hold[1]);
+                own = fd_count(0);
+                if (write(report[1], &own, sizeof(own)) != sizeof(own))
+                        _exit(1);
+                (void)read(hold[0], &c, 1);
                 _exit(0);
         }
         CHECK(pid > 0);
-        safe_close(pfd[0]);
+        safe_close(report[1]);
+        safe_close(hold[0]);
         if (pid > 0) {
-                int n = -1;
+                int own = -1;
 
-                /* The child closes pfd[1] right after fork; wait for it to settle. */
-                for (int i = 0; i < 1000; i++) {
-                        n = fd_count(pid);
-                        if (n == base + 1)
-                                break;
-                        usleep(1000);
-                }
-                CHECK_MSG(n == base + 1, "fd_count(child) sees the child's descriptors");
-                safe_close(pfd[1]);
+                CHECK(read(report[0], &own, sizeof(own)) == sizeof(own));
+                CHECK_MSG(own >= 0 && fd_count(pid) == own, "fd_count(child) from outside matches the child's own count");
+                safe_close(hold[1]);
                 CHECK(waitpid(pid, NULL, 0) == pid);
         } else
-                safe_close(pfd[1]);
+                safe_close(hold[1]);
+        safe_close(report[0]);
 
         CHECK(fd_count(INT_MAX) == -ENOENT);
         CHECK(fd_count(-1) == -EINVAL);
