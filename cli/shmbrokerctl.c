@@ -126,14 +126,15 @@ _printf_(2, 3) static int usage_error(const char *verb, const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
-/* "shmbrokerctl: VERB NAME: strerror: daemon's message", and EXIT_FAILURE. */
+/*
+ * "shmbrokerctl: VERB NAME: message", and EXIT_FAILURE. The daemon's or the
+ * library's message names the cause already; strerror only when there is none.
+ */
 static int ctl_fail(const Ctl *ctl, const char *verb, const char *name, int r) {
         const char *msg = ctl->conn ? shmb_conn_error(ctl->conn) : NULL;
 
-        fprintf(stderr, PROGRAM ": %s%s%s: %s", verb, name ? " " : "", name ?: "", shmb_strerror(r));
-        if (msg && *msg)
-                fprintf(stderr, ": %s", msg);
-        fputc('\n', stderr);
+        fprintf(stderr, PROGRAM ": %s%s%s: %s\n", verb, name ? " " : "", name ?: "",
+                msg && *msg ? msg : shmb_strerror(r));
         return EXIT_FAILURE;
 }
 
@@ -296,6 +297,11 @@ static int create_option(Ctl *ctl, int id, const char *arg) {
                 v = sharing_from_string(arg);
                 if (v < 0)
                         return usage_error("create", "invalid --sharing '%s': expected shared, single-writer or immutable", arg);
+                /* Its creator must write and publish it; the CLI would leave it destroyed at exit. */
+                if (v == SHMB_IMMUTABLE)
+                        return usage_error("create", "--sharing immutable: an immutable region is written and "
+                                           "published by the program that creates it (shmb_publish(3)); "
+                                           PROGRAM " cannot publish one");
                 o->sharing = v;
                 return 0;
         case ARG_PAGE_SIZE:
@@ -358,6 +364,10 @@ static int verb_create(Ctl *ctl, char **args, unsigned n_args) {
                 fprintf(stderr, PROGRAM ": warning: region '%s' has lifetime %s and is destroyed as soon as "
                         PROGRAM " exits; use --lifetime persistent to keep it\n",
                         name, lifetime_to_string(ctl->create.lifetime, lifetime));
+
+        if (ctl->create.sharing == SHMB_SINGLE_WRITER)
+                fprintf(stderr, PROGRAM ": warning: region '%s' is single-writer and its only writable "
+                        "mapping was " PROGRAM "'s: nobody can write it any more\n", name);
 
         /* Releases the CLI's handle; a persistent region stays with the daemon. */
         r = shmb_close(region);

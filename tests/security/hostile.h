@@ -21,6 +21,7 @@
 #endif
 
 #define HOSTILE_SIZE (4u * 4096u)
+#define HOSTILE_NO_CHECK (~0u)
 
 /* A second unprivileged uid next to harness_nobody (65534). */
 extern const struct harness_creds hostile_uid_65533;
@@ -119,7 +120,7 @@ struct hostile_reader {
         int access;
         int timeout_ms;
         unsigned seed;
-        unsigned seed_after; /* 0: seed */
+        unsigned seed_after; /* 0: seed; HOSTILE_NO_CHECK: not checked */
         int (*attack)(shmb_region *r, const struct hostile_reader *hr);
 };
 

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+#include "hostile.h"
+HARNESS_MAIN(NULL)
