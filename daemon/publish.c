@@ -15,6 +15,7 @@
 #include "log.h"
 #include "publish.h"
 #include "region.h"
+#include "registry.h"
 #include "sealer.h"
 #include "server.h"
 #include "util.h"
@@ -32,6 +33,7 @@ struct Waiter {
 };
 
 struct PublishJob {
+        Server *server;
         Conn *conn;     /* NULL once the connection was freed */
         Region *region; /* NULL once the region was destroyed */
         uint64_t req_id;
@@ -154,6 +156,10 @@ static void on_sealed(int result, void *userdata) {
                                        "cannot seal region '%s' against writes: a writable shared mapping "
                                        "of it still exists or its pages are pinned (F_SEAL_WRITE: EBUSY); "
                                        "unmap every writable mapping, then publish again", r->name);
+                else if (result == -EPERM)
+                        dispatch_error(c, j->req_id, ST(WRONG_STATE),
+                                       "cannot seal region '%s' against writes: a holder already added "
+                                       "F_SEAL_SEAL (EPERM); it can never be published and is deleted", r->name);
                 else if (result < 0)
                         dispatch_error(c, j->req_id, ST(INTERNAL), "cannot seal region '%s' against writes: %s",
                                        r->name, strerror(-result));
@@ -164,6 +170,9 @@ static void on_sealed(int result, void *userdata) {
         /* Only now may others see it, and only after the creator was answered. */
         if (r && result == 0)
                 publish_wake(r);
+        else if (r && result == -EPERM)
+                /* Sealed shut by a holder: nobody could ever publish it. Waiters get NOT_FOUND. */
+                registry_destroy(&j->server->registry, r);
         free(j);
 }
 
@@ -174,6 +183,7 @@ int publish_start(Conn *c, uint64_t req_id, Handle *h) {
 
         if (!j)
                 return -ENOMEM;
+        j->server = c->server;
         j->conn = c;
         j->region = r;
         j->req_id = req_id;

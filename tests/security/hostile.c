@@ -373,6 +373,8 @@ static int reader_main(struct harness_chan *chan, void *userdata) {
         int fd;
 
         CHECK_INT(harness_connect(&c), 0);
+        if (hr->gated)
+                CHECK_INT(harness_chan_expect(chan, 'g'), 0);
         CHECK_INT(harness_chan_send(chan, 's'), 0);
         CHECK_SHMB(c, shmb_open(c, hr->name, hr->access, hr->timeout_ms, &r), 0);
         harness_log("%s opened %s for %s", hostile_who(), hr->name,
@@ -420,6 +422,13 @@ static int reader_main(struct harness_chan *chan, void *userdata) {
 int hostile_reader_start(struct harness_child *ch, const struct harness_creds *creds,
                          const struct hostile_reader *hr) {
         CHECK_INT(harness_child_start(ch, creds, reader_main, (void *)hr), 0);
+        if (!hr->gated)
+                CHECK_INT(harness_chan_expect(&ch->chan, 's'), 0);
+        return 0;
+}
+
+int hostile_reader_go(struct harness_child *ch) {
+        CHECK_INT(harness_chan_send(&ch->chan, 'g'), 0);
         CHECK_INT(harness_chan_expect(&ch->chan, 's'), 0);
         return 0;
 }

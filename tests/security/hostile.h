@@ -122,11 +122,19 @@ struct hostile_reader {
         unsigned seed;
         unsigned seed_after; /* 0: seed; HOSTILE_NO_CHECK: not checked */
         int (*attack)(shmb_region *r, const struct hostile_reader *hr);
+        /*
+         * Waits for 'g' before opening: lets the parent fork it before
+         * mapping anything writable, since a fork()ed child would inherit
+         * that mapping (and, for an immutable region, block publishing).
+         */
+        bool gated;
 };
 
-/* Starts the reader and waits for its 's' (it is about to open). */
+/* Starts the reader and, unless gated, waits for its 's' (it is about to open). */
 int hostile_reader_start(struct harness_child *ch, const struct harness_creds *creds,
                          const struct hostile_reader *hr);
+/* Gated readers: sends 'g' and waits for 's'. */
+int hostile_reader_go(struct harness_child *ch);
 /* Waits for its 'a': opened, attacked, content checked. */
 int hostile_reader_ready(struct harness_child *ch, int *ret_fd_number);
 /* Starts a reader, lets it attack, quits it; 0 when all of it passed. */

@@ -111,7 +111,8 @@ static int sw_run(const struct harness_creds *creator, const struct harness_cred
         struct harness_child *rd[3] = { &r0, &r1, &r2 };
         struct hostile_creator hc = {
                 .name = name,
-                .mode = 0644,
+                /* Write bits for everyone: still nobody may open it read-write. */
+                .mode = 0666,
                 .sharing = SHMB_SINGLE_WRITER,
                 .seed = seed,
                 .hook = creator_hook,
@@ -269,7 +270,7 @@ static int sw_opens_wait_for_mapped(void) {
 
         if (need_root())
                 return HARNESS_SKIP;
-        CHECK_INT(raw_create(&rc, name, 0644), 0);
+        CHECK_INT(raw_create(&rc, name, 0666), 0);
         seals = fcntl(rc.memfd, F_GET_SEALS);
         CHECK_INT(seals & (F_SEAL_SHRINK | F_SEAL_GROW), F_SEAL_SHRINK | F_SEAL_GROW);
         CHECK_INT(seals & (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE), 0);
