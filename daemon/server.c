@@ -44,7 +44,7 @@ static void on_listen_retry(evutil_socket_t fd, short what, void *userdata) {
 static void notify_status(Server *s) {
         char status[sizeof(s->last_status)], size[SIZE_FORMAT_MAX];
 
-        snprintf(status, sizeof(status), "%u regions (%s bytes), %u connections", s->registry.n_regions,
+        snprintf(status, sizeof(status), "regions: %u (%s), connections: %u", s->registry.n_regions,
                  size_format(s->registry.total_bytes, size, sizeof(size)), s->n_conns);
         if (strcmp(status, s->last_status) == 0)
                 return;

@@ -26,6 +26,17 @@ set -uo pipefail
 : "${SERVICE:?SERVICE must name the configured shmbroker.service}"
 : "${SOCKET:?SOCKET must name shmbroker.socket}"
 
+# Absolute paths: some checks run from another directory.
+abs() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+SHMBROKERD=$(abs "$SHMBROKERD") SHMBROKERCTL=$(abs "$SHMBROKERCTL")
+SERVICE=$(abs "$SERVICE") SOCKET=$(abs "$SOCKET")
+[ -n "${SYSUSERS:-}" ] && SYSUSERS=$(abs "$SYSUSERS")
+[ -n "${TMPFILES:-}" ] && TMPFILES=$(abs "$TMPFILES")
+export SHMBROKERD SHMBROKERCTL
+for f in "$SHMBROKERD" "$SHMBROKERCTL" "$SERVICE" "$SOCKET" ${SYSUSERS:+"$SYSUSERS"} ${TMPFILES:+"$TMPFILES"}; do
+        [ -e "$f" ] || { echo "FAIL: $f does not exist"; exit 1; }
+done
+
 # Never let a service manager's descriptors leak into what we start.
 unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
 
@@ -133,6 +144,10 @@ check_tmpfiles() {
         fi
         if [ -z "${TMPFILES:-}" ]; then
                 skip "tmpfiles: TMPFILES not set"
+                return
+        fi
+        if [ "$(id -u)" -ne 0 ]; then
+                skip "tmpfiles: creating the root-owned /run/shmbroker in a scratch root needs root"
                 return
         fi
         mkdir -p "$root/run"
