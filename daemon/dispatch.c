@@ -329,6 +329,13 @@ static int handle_open(Conn *c, const Request *req, Reply *rep) {
 static int handle_close(Conn *c, const Request *req, Reply *rep) {
         Handle *h = conn_handle_find(c, req->close->handle);
 
+        /* A close without a reply is also silent about a handle that is already gone. */
+        if (req->close->no_reply) {
+                if (h)
+                        conn_handle_release(c, h);
+                rep->deferred = true;
+                return 0;
+        }
         if (!h)
                 return fail(rep, ST(NOT_FOUND), "no handle %llu on this connection",
                             (unsigned long long)req->close->handle);
