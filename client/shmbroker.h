@@ -79,7 +79,8 @@ struct shmb_region_info {
         bool restart_safe;       /* kept in the service manager's fd store */
         uint64_t locked_bytes;   /* bytes the daemon holds mlocked */
         uint64_t resident_bytes; /* bytes allocated, the daemon's own view */
-        uint64_t reserved[8];
+        uint64_t huge_page_bytes; /* bytes on huge pages: all of a 2M/1G region; THP: what the daemon saw */
+        uint64_t reserved[7];
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "memory.h"
 #include "publish.h"
 #include "region.h"
 #include "registry.h"
@@ -133,6 +134,19 @@ static int handle_hello(Conn *c, const Request *req, Reply *rep) {
         return 0;
 }
 
+static uint64_t create_page_size(const Shmbroker__V1__CreateRequest *q) {
+        return q->page_size ? q->page_size : REGION_PAGE_4K;
+}
+
+/* Whole pages: the kernel maps whole pages anyway, and hugetlb sizes must be multiples. */
+static uint64_t create_size(const Shmbroker__V1__CreateRequest *q) {
+        uint64_t unit = memory_alloc_unit(create_page_size(q));
+
+        if (q->size > UINT64_MAX - unit)
+                return UINT64_MAX;
+        return (q->size + unit - 1) & ~(unit - 1);
+}
+
 static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *rep) {
         Server *s = c->server;
         int r;
@@ -142,18 +156,19 @@ static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *r
                 return r;
         if (q->size == 0)
                 return fail(rep, ST(INVALID_ARGUMENT), "region size must be at least 1 byte");
-        if (q->size > s->limits.max_region_size)
-                return fail(rep, ST(INVALID_ARGUMENT), "region size %llu bytes exceeds the maximum of %llu bytes",
-                            (unsigned long long)q->size, (unsigned long long)s->limits.max_region_size);
+        if (q->size > s->limits.max_region_size ||
+            create_size(q) > s->limits.max_region_size)
+                return fail(rep, ST(INVALID_ARGUMENT), "region size %llu bytes (%llu rounded to the page size) "
+                            "exceeds the maximum of %llu bytes", (unsigned long long)q->size,
+                            (unsigned long long)create_size(q), (unsigned long long)s->limits.max_region_size);
         switch (q->page_size) {
         case 0:
         case REGION_PAGE_4K:
                 break;
-        case UINT64_C(1):
-        case UINT64_C(2) << 20:
-        case UINT64_C(1) << 30:
-                return fail(rep, ST(UNSUPPORTED), "page size %llu is not supported by this daemon yet",
-                            (unsigned long long)q->page_size);
+        case MEMORY_PAGE_THP:
+        case MEMORY_PAGE_2M:
+        case MEMORY_PAGE_1G:
+                break;
         default:
                 return fail(rep, ST(INVALID_ARGUMENT),
                             "page size %llu is not one of 4096, 2097152 (2M), 1073741824 (1G) or 1 (THP)",
@@ -176,8 +191,6 @@ static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *r
         if (q->flags & ~(uint32_t)REGION_FLAGS_ALL)
                 return fail(rep, ST(INVALID_ARGUMENT), "flags %#x has unknown bits (known: %#x)",
                             q->flags, (unsigned)REGION_FLAGS_ALL);
-        if (q->flags & SHMBROKER__V1__REGION_FLAG__REGION_FLAG_LOCKED)
-                return fail(rep, ST(UNSUPPORTED), "locked regions are not supported by this daemon yet");
         if (registry_find(&s->registry, q->name))
                 return fail(rep, ST(ALREADY_EXISTS), "a region named '%s' already exists", q->name);
         if (s->registry.n_regions >= s->limits.max_regions)
@@ -203,9 +216,8 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 return e;
         p = (RegionParams){
                 .name = q->name,
-                /* Round up to whole pages: the kernel maps whole pages anyway. */
-                .size = (q->size + REGION_PAGE_4K - 1) & ~(REGION_PAGE_4K - 1),
-                .page_size = REGION_PAGE_4K,
+                .size = create_size(q),
+                .page_size = create_page_size(q),
                 .sharing = q->sharing,
                 .lifetime = q->lifetime,
                 .mode = q->mode ? q->mode : 0600,
@@ -214,10 +226,10 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 .gid = c->gid,
         };
         e = registry_create(&s->registry, &p, &r, rep->error, sizeof(rep->error));
-        if (e < 0) {
+        if (e != 0) {
                 log_warning("create of region '%s' (%llu bytes) for uid %u failed: %s", q->name,
                             (unsigned long long)p.size, (unsigned)c->uid, rep->error);
-                return resource_status(e);
+                return e > 0 ? e : resource_status(e);
         }
         r->requested_size = q->size;
         h = conn_handle_add(c, r, ACCESS(READ_WRITE));
