@@ -238,6 +238,7 @@ Region *region_free(Region *r) {
         safe_close(r->ro_fd);
         free(r->page_note);
         free(r->name);
+        quota_release(&r->charge);
         free(r);
         return NULL;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "quota.h"
 #include "wire.h"
 
 typedef struct Conn Conn;
@@ -60,6 +61,7 @@ typedef struct Region {
         void *map;               /* the daemon's PROT_READ mapping of ro_fd (locked, thp), or NULL */
         uint64_t locked_bytes;   /* bytes of map held mlocked */
         char *page_note;         /* thp: why no huge pages, or NULL */
+        QuotaCharge charge;      /* bytes, locked bytes, 1 region: of the creator's uid */
 } Region;
 
 #define REGION_PAGE_4K UINT64_C(4096)
