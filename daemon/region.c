@@ -113,7 +113,7 @@ static int region_map_daemon(Region *r, char *errbuf, size_t errlen) {
                                 return -ENOMEM;
                 }
                 /* Fault pages in through the advised mapping, not fallocate, so they may be huge. */
-                if ((r->flags & REGION_FLAG_PREALLOC) && !locked &&
+                if ((r->flags & REGION_FLAG_PREALLOC || locked) &&
                     madvise(r->map, r->size, MADV_POPULATE_READ) < 0 &&
                     fallocate(r->fd, 0, 0, (off_t)r->size) < 0) {
                         e = -errno;
@@ -123,6 +123,17 @@ static int region_map_daemon(Region *r, char *errbuf, size_t errlen) {
                 }
         }
         if (locked) {
+                /*
+                 * Allocate first: mlock() faults pages in too, but the
+                 * allocation must not depend on it (sanitizer runtimes make
+                 * mlock a no-op), and ENOSPC is clearer from here.
+                 */
+                if (!thp && !memory_is_hugetlb(r->page_size) && fallocate(r->fd, 0, 0, (off_t)r->size) < 0) {
+                        e = -errno;
+                        snprintf(errbuf, errlen, "cannot allocate %llu bytes for locked region '%s': %s",
+                                 (unsigned long long)r->size, r->name, strerror(-e));
+                        return e == -ENOMEM || e == -ENOSPC ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
+                }
                 if (mlock(r->map, r->size) < 0) {
                         char limit[128];
 
