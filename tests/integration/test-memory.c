@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,6 +258,75 @@ static int memory_thp_reported(void) {
         return 0;
 }
 
+/* Runs the daemon as nobody (no CAP_IPC_LOCK, RLIMIT_MEMLOCK as inherited) on the socket given. */
+static int child_exec_daemon(struct harness_chan *chan, void *userdata) {
+        const char *sock = userdata;
+        const char *bin = getenv("SHMBROKERD");
+
+        execl(bin, bin, "--socket", sock, "--quota-locked", "1G", (char *)NULL);
+        harness_log("cannot run %s: %m", bin);
+        return -1;
+}
+
+static int memory_locked_cap_is_what_daemon_can_lock(void) {
+        _cleanup_child_ struct harness_child ch = HARNESS_CHILD_NULL;
+        shmb_conn *c = NULL;
+        shmb_region *r = NULL;
+        struct shmb_create_opts o = harness_opts(0, 0600, SHMB_PERSISTENT);
+        struct shmb_quota q;
+        struct rlimit rl;
+        char dir[] = "/tmp/shmb-nobody.XXXXXX", sock[64];
+        int ret = -1;
+
+        if (!harness_is_root())
+                return harness_skip("needs root to run a daemon as nobody");
+        CHECK_SYS(getrlimit(RLIMIT_MEMLOCK, &rl));
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 64 * MIB)
+                return harness_skip("RLIMIT_MEMLOCK is %s: too large to exceed in a test",
+                                    rl.rlim_cur == RLIM_INFINITY ? "unlimited" : "over 64 MiB");
+        CHECK(mkdtemp(dir));
+        CHECK_SYS(chown(dir, HARNESS_NOBODY, HARNESS_NOBODY));
+        snprintf(sock, sizeof(sock), "%s/sock", dir);
+        CHECK_INT(harness_child_start(&ch, &harness_nobody, child_exec_daemon, sock), 0);
+        for (int i = 0; i < 200 && shmb_connect(sock, &c) < 0; i++)
+                usleep(10000);
+        if (!c) {
+                harness_log("the daemon running as nobody did not come up on %s", sock);
+                goto out;
+        }
+        if (shmb_quota(c, 0, &q) < 0 || q.global_locked_limit != (uint64_t)rl.rlim_cur) {
+                harness_log("global locked cap %" PRIu64 ", the daemon's RLIMIT_MEMLOCK is %llu",
+                            q.global_locked_limit, (unsigned long long)rl.rlim_cur);
+                goto out;
+        }
+        /* One page more than it can lock: refused by the cap, before mlock() could fail. */
+        o.size = (uint64_t)rl.rlim_cur + 4096;
+        o.flags = SHMB_LOCKED;
+        if (shmb_create(c, "it/mem/over-rlimit", &o, &r) != -ENOSPC ||
+            !strstr(shmb_conn_error(c), "RLIMIT_MEMLOCK")) {
+                harness_log("locked create over the rlimit: \"%s\"", shmb_conn_error(c));
+                goto out;
+        }
+        harness_log("daemon as nobody says: %s", shmb_conn_error(c));
+        o.size = (uint64_t)rl.rlim_cur / 2;
+        if (shmb_create(c, "it/mem/half-rlimit", &o, &r) < 0) {
+                harness_log("locked create of half the rlimit: \"%s\"", shmb_conn_error(c));
+                goto out;
+        }
+        ret = 0;
+out:
+        if (r)
+                (void)shmb_close(r);
+        shmb_disconnect(c);
+        if (ch.pid > 0) {
+                kill(ch.pid, SIGTERM);
+                (void)harness_child_wait(&ch, 5000);
+        }
+        (void)unlink(sock);
+        (void)rmdir(dir);
+        return ret;
+}
+
 static int memory_bad_page_size(void) {
         _cleanup_conn_ shmb_conn *c = NULL;
         shmb_region *r = NULL;
@@ -273,6 +344,7 @@ int main(void) {
                 HARNESS_TEST(memory_hugetlb_1g),
                 HARNESS_TEST(memory_hugetlb_empty_pool),
                 HARNESS_TEST(memory_thp_reported),
+                HARNESS_TEST(memory_locked_cap_is_what_daemon_can_lock),
                 HARNESS_TEST(memory_bad_page_size),
         };
         int r;
