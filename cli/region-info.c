@@ -255,6 +255,10 @@ void region_info_show(FILE *f, const struct shmb_region_info *info) {
         fprintf(f, "%-15s %s\n", "restart safe:", info->restart_safe ? "yes" : "no");
         show_bytes(f, "locked:", info->locked_bytes);
         show_bytes(f, "resident:", info->resident_bytes);
+        if (info->page_size == SHMB_PAGE_THP && info->huge_page_bytes == 0)
+                fprintf(f, "%-15s 0 (none obtained: the system's shmem THP setting decides)\n", "huge pages:");
+        else if (info->page_size != 4096 && info->page_size != 0)
+                show_bytes(f, "huge pages:", info->huge_page_bytes);
 }
 
 /* Writes each comma-separated word of list as a JSON string. */
@@ -318,5 +322,7 @@ void region_info_json(JsonWriter *w, const struct shmb_region_info *info) {
         json_uint(w, info->locked_bytes);
         json_key(w, "resident_bytes");
         json_uint(w, info->resident_bytes);
+        json_key(w, "huge_page_bytes");
+        json_uint(w, info->huge_page_bytes);
         json_end_object(w);
 }

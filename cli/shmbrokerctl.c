@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "json.h"
 #include "macro.h"
+#include "quota-info.h"
 #include "region-info.h"
 #include "shmbroker.h"
 #include "table.h"
@@ -42,6 +44,7 @@ enum {
         ARG_PAGE_SIZE,
         ARG_LOCKED,
         ARG_PREALLOC,
+        ARG_ALL,
 };
 
 typedef struct Ctl {
@@ -51,6 +54,7 @@ typedef struct Ctl {
         bool version;
         shmb_conn *conn;
         struct shmb_create_opts create;
+        bool all;
 } Ctl;
 
 typedef struct VerbOption {
@@ -394,6 +398,77 @@ static int verb_delete(Ctl *ctl, char **args, unsigned n_args) {
         return EXIT_SUCCESS;
 }
 
+/* quota */
+
+static int quota_print_one(const struct shmb_quota *q, void *userdata) {
+        JsonWriter *w = userdata;
+
+        if (w)
+                quota_json(w, q);
+        else {
+                quota_show(stdout, q);
+                fputc('\n', stdout);
+        }
+        return 0;
+}
+
+static int verb_quota(Ctl *ctl, char **args, unsigned n_args) {
+        struct shmb_quota q;
+        uint32_t uid = (uint32_t)getuid();
+        int r;
+
+        if (n_args > 0 && ctl->all)
+                return usage_error("quota", "give either USER or --all");
+        if (n_args > 0) {
+                r = quota_user_parse(args[0], &uid);
+                if (r < 0)
+                        return usage_error("quota", "'%s' is %s", args[0],
+                                           r == -ENOENT ? "not a known user name" : "not a user name or uid");
+        }
+        r = ctl_connect(ctl);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (ctl->all) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                if (ctl->json) {
+                        json_begin_object(&w);
+                        json_key(&w, "quotas");
+                        json_begin_array(&w);
+                }
+                r = shmb_quota_list(ctl->conn, quota_print_one, ctl->json ? &w : NULL);
+                if (ctl->json) {
+                        json_end_array(&w);
+                        json_end_object(&w);
+                        json_finish(&w);
+                }
+                return r < 0 ? ctl_fail(ctl, "quota", NULL, r) : EXIT_SUCCESS;
+        }
+        r = shmb_quota(ctl->conn, uid, &q);
+        if (r < 0)
+                return ctl_fail(ctl, "quota", n_args > 0 ? args[0] : NULL, r);
+        if (ctl->json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                quota_json(&w, &q);
+                json_finish(&w);
+        } else
+                quota_show(stdout, &q);
+        return EXIT_SUCCESS;
+}
+
+static int quota_option(Ctl *ctl, int id, const char *arg) {
+        if (id != ARG_ALL)
+                return EXIT_USAGE;
+        ctl->all = true;
+        return 0;
+}
+
+static const VerbOption quota_options[] = {
+        { "all", NULL, ARG_ALL, "Every uid holding something (root and the admin group only)" },
+        { NULL }
+};
+
 static const VerbOption create_options[] = {
         { "mode", "OCTAL", ARG_MODE, "Permission bits, like a file's (default 0600)" },
         { "lifetime", "LIFETIME", ARG_LIFETIME, "persistent (default), owner or refcounted" },
@@ -439,6 +514,18 @@ static const Verb verbs[] = {
                 .min_args = 1, .max_args = 1,
                 .run = verb_delete,
                 .help = "Remove a region's name; existing mappings stay valid",
+        },
+        {
+                .name = "quota",
+                .args = "[USER]",
+                .min_args = 0, .max_args = 1,
+                .run = verb_quota,
+                .option = quota_option,
+                .options = quota_options,
+                .help = "Show a user's usage against its quotas (default: yours)",
+                .description =
+                        "USER is a name or a uid; other users' quotas need root or the admin group.\n"
+                        "A limit of 0 (JSON) or \"unlimited\" means no limit.",
         },
 };
 

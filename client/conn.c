@@ -30,6 +30,38 @@ static void conn_mark_dead(shmb_conn *c) {
         (void)shutdown(c->fd, SHUT_RDWR);
 }
 
+/*
+ * The daemon may refuse a connection (a connection limit or quota) with one
+ * id-0 notice and close before our first send: read that notice, still
+ * queued on the socket, so the caller learns why.
+ */
+static int conn_refusal(shmb_conn *c) {
+        _cleanup_response_ WireResponse *resp = NULL;
+        _cleanup_close_ int fd = -1;
+        struct pollfd p = { .fd = c->fd, .events = POLLIN };
+        size_t len;
+        int r;
+
+        /*
+         * A close with our request unread gives ECONNRESET once, before the
+         * queued notice: that error is consumed by the first receive.
+         */
+        for (int i = 0;; i++) {
+                if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLERR | POLLHUP)))
+                        return 0;
+                r = wire_recv(c->fd, c->buf, WIRE_MAX_PACKET, &len, &fd);
+                if (r >= 0)
+                        break;
+                if ((r != -ECONNRESET && r != -EINTR) || i >= 2)
+                        return 0;
+        }
+        resp = shmbroker__v1__response__unpack(NULL, len, c->buf);
+        if (!resp || resp->id != 0 || resp->status == SHMBROKER__V1__STATUS__STATUS_OK)
+                return 0;
+        return conn_errorf(c, wire_status_to_errno(resp->status), "the daemon closed the connection: %s",
+                           resp->error && resp->error[0] ? resp->error : wire_status_name(resp->status));
+}
+
 static int conn_send(shmb_conn *c, const WireRequest *req) {
         size_t len;
         int r;
@@ -43,8 +75,9 @@ static int conn_send(shmb_conn *c, const WireRequest *req) {
                 r = wire_send(c->fd, c->buf, len, -1);
         while (r == -EINTR);
         if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+                r = conn_refusal(c);
                 conn_mark_dead(c);
-                return conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
+                return r < 0 ? r : conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
         }
         if (r < 0)
                 return conn_errorf(c, r, "sending a request of %zu bytes to the daemon failed: %s",
@@ -85,8 +118,9 @@ int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **re
                 r = wire_recv(c->fd, c->buf, WIRE_MAX_PACKET, &len, &fd);
         while (r == -EINTR);
         if (r == -ECONNRESET) {
+                r = conn_refusal(c);
                 conn_mark_dead(c);
-                return conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
+                return r < 0 ? r : conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
         }
         if (r == -EBADMSG) {
                 conn_mark_dead(c);

@@ -79,7 +79,8 @@ struct shmb_region_info {
         bool restart_safe;       /* kept in the service manager's fd store */
         uint64_t locked_bytes;   /* bytes the daemon holds mlocked */
         uint64_t resident_bytes; /* bytes allocated, the daemon's own view */
-        uint64_t reserved[8];
+        uint64_t huge_page_bytes; /* bytes on huge pages: all of a 2M/1G region; THP: what the daemon saw */
+        uint64_t reserved[7];
 };
 
 /*
@@ -123,6 +124,30 @@ int shmb_stat(shmb_conn *c, const char *name, struct shmb_region_info *ret);
  */
 typedef int (*shmb_list_fn)(const struct shmb_region_info *info, void *userdata);
 int shmb_list(shmb_conn *c, const char *prefix, shmb_list_fn fn, void *userdata);
+
+/*
+ * A uid's usage against its limits (SPEC 4). A limit of 0 means unlimited.
+ * The global_* fields are the daemon-wide locked bytes and cap (the cap is
+ * never above what the daemon can lock), the same in every entry.
+ */
+struct shmb_quota {
+        uint32_t uid;
+        uint32_t regions, regions_limit;
+        uint32_t connections, connections_limit;
+        uint32_t handles, handles_limit;
+        uint64_t locked_bytes, locked_limit;   /* bytes the daemon holds mlocked for the uid */
+        uint64_t total_bytes, total_limit;     /* bytes of the uid's regions */
+        uint64_t global_locked_bytes, global_locked_limit;
+        uint64_t reserved[8];
+};
+/*
+ * Usage and limits of uid. Anyone may ask about the uid it connected as;
+ * other uids need an admin (root or the configured admin group): -EACCES.
+ */
+int shmb_quota(shmb_conn *c, uint32_t uid, struct shmb_quota *ret);
+/* Admins: calls fn for every uid that holds regions, handles or connections, in uid order. */
+typedef int (*shmb_quota_fn)(const struct shmb_quota *q, void *userdata);
+int shmb_quota_list(shmb_conn *c, shmb_quota_fn fn, void *userdata);
 
 void *shmb_region_data(const shmb_region *r);
 uint64_t shmb_region_size(const shmb_region *r);

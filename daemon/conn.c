@@ -95,6 +95,19 @@ int conn_new(Conn **ret, Server *s, int fd) {
         r = peer_groups(fd, &c->groups, &c->n_groups);
         if (r < 0)
                 goto fail;
+        {
+                QuotaCreds cr = conn_quota_creds(c);
+                char why[256];
+
+                r = quota_charge_one(&s->quota, &cr, QUOTA_CONNECTIONS, 1, &c->charge, why, sizeof(why));
+                if (r > 0) {
+                        log_warning("refusing a connection of uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
+                        server_refuse(s, fd, r, why);
+                        r = -EDQUOT;
+                }
+                if (r < 0)
+                        goto fail;
+        }
 
         c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
         c->wev = event_new(s->base, fd, EV_WRITE, on_writable, c);
@@ -116,6 +129,7 @@ fail:
                 event_free(c->wev);
         if (c->cev)
                 event_free(c->cev);
+        quota_release(&c->charge);
         free(c->groups);
         safe_close(c->fd);
         free(c);
@@ -153,6 +167,7 @@ Conn *conn_free(Conn *c) {
                 event_free(c->cev);
         out_clear(c);
         LIST_REMOVE(c, link);
+        quota_release(&c->charge);
         free(c->groups);
         safe_close(c->fd);
         free(c);
@@ -325,11 +340,13 @@ bool conn_in_group(const Conn *c, gid_t gid) {
         return false;
 }
 
-Handle *conn_handle_add(Conn *c, Region *r, int access) {
+Handle *conn_handle_add(Conn *c, Region *r, int access, QuotaCharge *charge) {
         Handle *h = calloc(1, sizeof(*h));
 
         if (!h)
                 return NULL;
+        if (charge)
+                quota_charge_move(&h->charge, charge);
         h->id = c->next_handle++;
         h->region = r;
         h->access = access;
@@ -359,5 +376,6 @@ void conn_handle_release(Conn *c, Handle *h) {
                     (h->creator && !r->published))
                         registry_destroy(&c->server->registry, r);
         }
+        quota_release(&h->charge);
         free(h);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "quota.h"
 #include "wire.h"
 
 typedef struct Region Region;
@@ -31,6 +32,7 @@ struct Handle {
         Region *region; /* NULL once the region was destroyed */
         int access;     /* SHMBROKER__V1__ACCESS__* */
         bool creator;   /* made by create: may map writable, publish */
+        QuotaCharge charge; /* one handle of the connection's uid */
 };
 typedef struct Handle Handle;
 
@@ -60,6 +62,7 @@ struct Conn {
         OutPacket *out_head;
         OutPacket **out_tail;
         unsigned n_out;
+        QuotaCharge charge;    /* one connection of uid */
 };
 typedef struct Conn Conn;
 
@@ -81,7 +84,13 @@ bool conn_in_group(const Conn *c, gid_t gid);
 void conn_pause(Conn *c);
 void conn_resume(Conn *c);
 
-Handle *conn_handle_add(Conn *c, Region *r, int access);
+/* The identity quotas are resolved with. */
+static inline QuotaCreds conn_quota_creds(const Conn *c) {
+        return (QuotaCreds){ .uid = c->uid, .gid = c->gid, .groups = c->groups, .n_groups = c->n_groups };
+}
+
+/* charge (may be NULL) is moved into the handle, which releases it when freed. */
+Handle *conn_handle_add(Conn *c, Region *r, int access, QuotaCharge *charge);
 Handle *conn_handle_find(Conn *c, uint64_t id);
 /* Releases h; destroys its region when refcounted and this was the last handle. */
 void conn_handle_release(Conn *c, Handle *h);

@@ -5,6 +5,8 @@
  * numbers a user needs to act.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "memory.h"
 #include "publish.h"
 #include "region.h"
 #include "registry.h"
@@ -43,6 +46,7 @@ typedef struct Reply {
                 Shmbroker__V1__ListReply list;
                 Shmbroker__V1__MappedReply mapped;
                 Shmbroker__V1__PublishReply publish;
+                Shmbroker__V1__QuotaReply quota;
         } u;
         WireRegion region;
         int fd;                 /* borrowed; attached to the reply */
@@ -65,7 +69,9 @@ _printf_(3, 4) static int fail(Reply *rep, int status, const char *fmt, ...) {
 }
 
 static bool is_admin(const Conn *c) {
-        return c->uid == 0;
+        const Limits *l = &c->server->limits;
+
+        return c->uid == 0 || (l->has_admin_group && conn_in_group(c, l->admin_gid));
 }
 
 /* Unix permission classes: owner, then group (incl. supplementary), then other. */
@@ -133,6 +139,19 @@ static int handle_hello(Conn *c, const Request *req, Reply *rep) {
         return 0;
 }
 
+static uint64_t create_page_size(const Shmbroker__V1__CreateRequest *q) {
+        return q->page_size ? q->page_size : REGION_PAGE_4K;
+}
+
+/* Whole pages: the kernel maps whole pages anyway, and hugetlb sizes must be multiples. */
+static uint64_t create_size(const Shmbroker__V1__CreateRequest *q) {
+        uint64_t unit = memory_alloc_unit(create_page_size(q));
+
+        if (q->size > UINT64_MAX - unit)
+                return UINT64_MAX;
+        return (q->size + unit - 1) & ~(unit - 1);
+}
+
 static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *rep) {
         Server *s = c->server;
         int r;
@@ -142,18 +161,19 @@ static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *r
                 return r;
         if (q->size == 0)
                 return fail(rep, ST(INVALID_ARGUMENT), "region size must be at least 1 byte");
-        if (q->size > s->limits.max_region_size)
-                return fail(rep, ST(INVALID_ARGUMENT), "region size %llu bytes exceeds the maximum of %llu bytes",
-                            (unsigned long long)q->size, (unsigned long long)s->limits.max_region_size);
+        if (q->size > s->limits.max_region_size ||
+            create_size(q) > s->limits.max_region_size)
+                return fail(rep, ST(INVALID_ARGUMENT), "region size %llu bytes (%llu rounded to the page size) "
+                            "exceeds the maximum of %llu bytes", (unsigned long long)q->size,
+                            (unsigned long long)create_size(q), (unsigned long long)s->limits.max_region_size);
         switch (q->page_size) {
         case 0:
         case REGION_PAGE_4K:
                 break;
-        case UINT64_C(1):
-        case UINT64_C(2) << 20:
-        case UINT64_C(1) << 30:
-                return fail(rep, ST(UNSUPPORTED), "page size %llu is not supported by this daemon yet",
-                            (unsigned long long)q->page_size);
+        case MEMORY_PAGE_THP:
+        case MEMORY_PAGE_2M:
+        case MEMORY_PAGE_1G:
+                break;
         default:
                 return fail(rep, ST(INVALID_ARGUMENT),
                             "page size %llu is not one of 4096, 2097152 (2M), 1073741824 (1G) or 1 (THP)",
@@ -176,8 +196,6 @@ static int check_create(Conn *c, const Shmbroker__V1__CreateRequest *q, Reply *r
         if (q->flags & ~(uint32_t)REGION_FLAGS_ALL)
                 return fail(rep, ST(INVALID_ARGUMENT), "flags %#x has unknown bits (known: %#x)",
                             q->flags, (unsigned)REGION_FLAGS_ALL);
-        if (q->flags & SHMBROKER__V1__REGION_FLAG__REGION_FLAG_LOCKED)
-                return fail(rep, ST(UNSUPPORTED), "locked regions are not supported by this daemon yet");
         if (registry_find(&s->registry, q->name))
                 return fail(rep, ST(ALREADY_EXISTS), "a region named '%s' already exists", q->name);
         if (s->registry.n_regions >= s->limits.max_regions)
@@ -190,9 +208,19 @@ static void reply_region(Reply *rep, const Region *r, bool with_usage) {
         region_to_wire(r, &rep->region, with_usage);
 }
 
+/* Quota refusals go to the journal with the peer, like protocol violations. */
+static int quota_refused(Conn *c, const char *what, int status, Reply *rep) {
+        if (status > 0)
+                log_notice("%s refused for uid %u pid %d: %s", what, (unsigned)c->uid, (int)c->pid, rep->error);
+        return status;
+}
+
 static int handle_create(Conn *c, const Request *req, Reply *rep) {
         const Shmbroker__V1__CreateRequest *q = req->create;
         Server *s = c->server;
+        _cleanup_(quota_release) QuotaCharge region_charge = { 0 }, handle_charge = { 0 };
+        uint64_t amount[_QUOTA_MAX] = { 0 };
+        QuotaCreds cr = conn_quota_creds(c);
         RegionParams p;
         Region *r = NULL;
         Handle *h;
@@ -201,11 +229,21 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
         e = check_create(c, q, rep);
         if (e)
                 return e;
+        /* Charged before anything is allocated; the region and its handle then own the charges. */
+        amount[QUOTA_BYTES] = create_size(q);
+        amount[QUOTA_REGIONS] = 1;
+        if (q->flags & REGION_FLAG_LOCKED)
+                amount[QUOTA_LOCKED] = create_size(q);
+        e = quota_charge(&s->quota, &cr, amount, &region_charge, rep->error, sizeof(rep->error));
+        if (e)
+                return quota_refused(c, "create", e, rep);
+        e = quota_charge_one(&s->quota, &cr, QUOTA_HANDLES, 1, &handle_charge, rep->error, sizeof(rep->error));
+        if (e)
+                return quota_refused(c, "create", e, rep);
         p = (RegionParams){
                 .name = q->name,
-                /* Round up to whole pages: the kernel maps whole pages anyway. */
-                .size = (q->size + REGION_PAGE_4K - 1) & ~(REGION_PAGE_4K - 1),
-                .page_size = REGION_PAGE_4K,
+                .size = create_size(q),
+                .page_size = create_page_size(q),
                 .sharing = q->sharing,
                 .lifetime = q->lifetime,
                 .mode = q->mode ? q->mode : 0600,
@@ -214,13 +252,14 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 .gid = c->gid,
         };
         e = registry_create(&s->registry, &p, &r, rep->error, sizeof(rep->error));
-        if (e < 0) {
+        if (e != 0) {
                 log_warning("create of region '%s' (%llu bytes) for uid %u failed: %s", q->name,
                             (unsigned long long)p.size, (unsigned)c->uid, rep->error);
-                return resource_status(e);
+                return e > 0 ? e : resource_status(e);
         }
         r->requested_size = q->size;
-        h = conn_handle_add(c, r, ACCESS(READ_WRITE));
+        quota_charge_move(&r->charge, &region_charge);
+        h = conn_handle_add(c, r, ACCESS(READ_WRITE), &handle_charge);
         if (!h) {
                 registry_destroy(&s->registry, r);
                 return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
@@ -260,9 +299,14 @@ static const char *sharing_name(int sharing) {
 
 /* Adds the handle and fills the reply; used at once or when a parked open completes. */
 static int open_reply(Conn *c, Region *r, int access, Reply *rep) {
+        _cleanup_(quota_release) QuotaCharge charge = { 0 };
+        QuotaCreds cr = conn_quota_creds(c);
         Handle *h;
-        int fd;
+        int fd, e;
 
+        e = quota_charge_one(&c->server->quota, &cr, QUOTA_HANDLES, 1, &charge, rep->error, sizeof(rep->error));
+        if (e)
+                return quota_refused(c, "open", e, rep);
         if (access == ACCESS(READ)) {
                 fd = region_ro_fd(r);
                 if (fd < 0)
@@ -270,7 +314,7 @@ static int open_reply(Conn *c, Region *r, int access, Reply *rep) {
                                     r->name, strerror(-fd));
         } else
                 fd = r->fd;
-        h = conn_handle_add(c, r, access);
+        h = conn_handle_add(c, r, access, &charge);
         if (!h)
                 return fail(rep, ST(NO_RESOURCES), "out of memory for a handle");
 
@@ -515,6 +559,89 @@ static int handle_publish(Conn *c, const Request *req, Reply *rep) {
         return 0;
 }
 
+/* Fits a packet with room to spare (an entry is at most ~70 bytes). */
+#define QUOTA_MAX_ENTRIES 800
+
+static Shmbroker__V1__QuotaUsage quota_entries[QUOTA_MAX_ENTRIES];
+static Shmbroker__V1__QuotaUsage *quota_ptrs[QUOTA_MAX_ENTRIES];
+
+static uint32_t clamp32(uint64_t v) {
+        return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static void quota_usage_fill(Shmbroker__V1__QuotaUsage *e, uid_t uid, const uint64_t *used, const QuotaLimits *l) {
+        shmbroker__v1__quota_usage__init(e);
+        e->uid = uid;
+        e->locked_bytes = used[QUOTA_LOCKED];
+        e->locked_limit = l->v[QUOTA_LOCKED];
+        e->total_bytes = used[QUOTA_BYTES];
+        e->total_limit = l->v[QUOTA_BYTES];
+        e->regions = clamp32(used[QUOTA_REGIONS]);
+        e->regions_limit = clamp32(l->v[QUOTA_REGIONS]);
+        e->connections = clamp32(used[QUOTA_CONNECTIONS]);
+        e->connections_limit = clamp32(l->v[QUOTA_CONNECTIONS]);
+        e->handles = clamp32(used[QUOTA_HANDLES]);
+        e->handles_limit = clamp32(l->v[QUOTA_HANDLES]);
+}
+
+/* Limits of a uid that holds nothing: resolved from the user database (admins only reach this for others). */
+static void quota_idle_limits(Conn *c, uid_t uid, QuotaLimits *ret) {
+        QuotaCreds cr = { .uid = uid, .gid = (gid_t)-1 };
+        gid_t groups[64];
+        int n = (int)ELEMENTSOF(groups);
+        struct passwd pw, *pwp = NULL;
+        char buf[1024];
+
+        if (uid == c->uid)
+                cr = conn_quota_creds(c);
+        else if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp) {
+                cr.gid = pw.pw_gid;
+                if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
+                        cr.groups = groups;
+                        cr.n_groups = (size_t)n;
+                }
+        }
+        quota_limits_for(&c->server->quota, &cr, ret);
+}
+
+static int handle_quota(Conn *c, const Request *req, Reply *rep) {
+        const Shmbroker__V1__QuotaRequest *q = req->quota;
+        Quota *quota = &c->server->quota;
+        size_t n = 0;
+
+        if (q->all && !is_admin(c))
+                return fail(rep, ST(PERMISSION_DENIED), "permission denied: only root and the admin group may "
+                            "see every uid's quota; uid %u may ask about its own", (unsigned)c->uid);
+        if (!q->all && q->uid != c->uid && !is_admin(c))
+                return fail(rep, ST(PERMISSION_DENIED), "permission denied: uid %u may not see the quota of uid %u",
+                            (unsigned)c->uid, (unsigned)q->uid);
+        if (q->all) {
+                for (QuotaUser *u = quota_first_user(quota); u && n < QUOTA_MAX_ENTRIES; u = quota_next_user(quota, u))
+                        quota_usage_fill(&quota_entries[n++], u->uid, u->used, &u->limits);
+        } else {
+                QuotaUser *u = quota_find_user(quota, q->uid);
+                uint64_t none[_QUOTA_MAX] = { 0 };
+                QuotaLimits l;
+
+                if (u)
+                        quota_usage_fill(&quota_entries[n++], u->uid, u->used, &u->limits);
+                else {
+                        quota_idle_limits(c, q->uid, &l);
+                        quota_usage_fill(&quota_entries[n++], q->uid, none, &l);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                quota_ptrs[i] = &quota_entries[i];
+        shmbroker__v1__quota_reply__init(&rep->u.quota);
+        rep->u.quota.n_entries = n;
+        rep->u.quota.entries = quota_ptrs;
+        rep->u.quota.global_locked_bytes = quota->locked_total;
+        rep->u.quota.global_locked_limit = quota->max_locked == UINT64_MAX ? 0 : quota->max_locked;
+        rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_QUOTA;
+        rep->resp.quota = &rep->u.quota;
+        return 0;
+}
+
 typedef struct DispatchEntry {
         Handler handler;
         const char *name;
@@ -530,6 +657,7 @@ static const DispatchEntry dispatch_table[] = {
         [SHMBROKER__V1__REQUEST__BODY_LIST] = { handle_list, "list" },
         [SHMBROKER__V1__REQUEST__BODY_MAPPED] = { handle_mapped, "mapped" },
         [SHMBROKER__V1__REQUEST__BODY_PUBLISH] = { handle_publish, "publish" },
+        [SHMBROKER__V1__REQUEST__BODY_QUOTA] = { handle_quota, "quota" },
 };
 
 static void send_reply(Conn *c, Reply *rep, uint64_t id, int status) {

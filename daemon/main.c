@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "memory.h"
 #include "server.h"
 #include "util.h"
 #include "wire.h"
@@ -31,6 +33,8 @@ typedef struct Args {
         mode_t socket_mode;
         Limits limits;
         bool verbose;
+        QuotaConfig quota;
+        const char *admin_group;
 } Args;
 
 static void help(void) {
@@ -47,6 +51,14 @@ static void help(void) {
                "      --max-connections N    client connections at once (default %u)\n"
                "      --output-queue N       replies queued for a client that does not read\n"
                "                             before it is dropped (default %u)\n"
+               "      --quota-locked SIZE    default per-uid locked-memory quota (default 64M; 0: none)\n"
+               "      --quota-bytes SIZE     default per-uid quota of region bytes (default: none)\n"
+               "      --quota-regions N      default per-uid region count quota (default: none)\n"
+               "      --quota-connections N  default per-uid connection quota (default: none)\n"
+               "      --quota-handles N      default per-uid handle quota (default: none)\n"
+               "      --max-locked SIZE      global cap on locked bytes (default and ceiling: what\n"
+               "                             the daemon can lock, RLIMIT_MEMLOCK or CAP_IPC_LOCK)\n"
+               "      --admin-group NAME     members may inspect and delete every region\n"
                "  -v, --verbose              log every request outcome (debug level)\n"
                "  -h, --help                 show this help\n"
                "      --version              show the version\n",
@@ -68,14 +80,40 @@ static int parse_uint(const char *opt, const char *s, unsigned min, unsigned *re
         return 0;
 }
 
+static int parse_size_opt(const char *opt, const char *s, uint64_t *ret) {
+        if (size_parse(s, ret) < 0) {
+                fprintf(stderr, "shmbrokerd: %s: '%s' is not a size (bytes, or with K, M, G, T)\n", opt, s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int parse_count_opt(const char *opt, const char *s, uint64_t *ret) {
+        unsigned v;
+
+        if (parse_uint(opt, s, 0, &v) < 0)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE };
+        enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE,
+               OPT_QUOTA_LOCKED, OPT_QUOTA_BYTES, OPT_QUOTA_REGIONS, OPT_QUOTA_CONNECTIONS, OPT_QUOTA_HANDLES,
+               OPT_MAX_LOCKED, OPT_ADMIN_GROUP };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
                 { "max-regions", required_argument, NULL, OPT_MAX_REGIONS },
                 { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
                 { "output-queue", required_argument, NULL, OPT_OUTPUT_QUEUE },
+                { "quota-locked", required_argument, NULL, OPT_QUOTA_LOCKED },
+                { "quota-bytes", required_argument, NULL, OPT_QUOTA_BYTES },
+                { "quota-regions", required_argument, NULL, OPT_QUOTA_REGIONS },
+                { "quota-connections", required_argument, NULL, OPT_QUOTA_CONNECTIONS },
+                { "quota-handles", required_argument, NULL, OPT_QUOTA_HANDLES },
+                { "max-locked", required_argument, NULL, OPT_MAX_LOCKED },
+                { "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -113,6 +151,34 @@ static int parse_args(int argc, char **argv, Args *a) {
                 case OPT_OUTPUT_QUEUE:
                         if (parse_uint("--output-queue", optarg, 1, &a->limits.output_queue) < 0)
                                 return -EINVAL;
+                        break;
+                case OPT_QUOTA_LOCKED:
+                        if (parse_size_opt("--quota-locked", optarg, &a->quota.defaults.v[QUOTA_LOCKED]) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_QUOTA_BYTES:
+                        if (parse_size_opt("--quota-bytes", optarg, &a->quota.defaults.v[QUOTA_BYTES]) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_QUOTA_REGIONS:
+                        if (parse_count_opt("--quota-regions", optarg, &a->quota.defaults.v[QUOTA_REGIONS]) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_QUOTA_CONNECTIONS:
+                        if (parse_count_opt("--quota-connections", optarg,
+                                            &a->quota.defaults.v[QUOTA_CONNECTIONS]) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_QUOTA_HANDLES:
+                        if (parse_count_opt("--quota-handles", optarg, &a->quota.defaults.v[QUOTA_HANDLES]) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_MAX_LOCKED:
+                        if (parse_size_opt("--max-locked", optarg, &a->quota.max_locked) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_ADMIN_GROUP:
+                        a->admin_group = optarg;
                         break;
                 case 'v':
                         a->verbose = true;
@@ -242,15 +308,45 @@ static void raise_nofile(void) {
         }
 }
 
+/* Group name or number to gid. */
+static int resolve_group(const char *name, gid_t *ret) {
+        struct group *g;
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(name, &end, 10);
+        if (!errno && end != name && !*end && v < UINT32_MAX) {
+                *ret = (gid_t)v;
+                return 0;
+        }
+        g = getgrnam(name);
+        if (!g)
+                return -ENOENT;
+        *ret = g->gr_gid;
+        return 0;
+}
+
 int main(int argc, char **argv) {
         Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT };
         char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
         Server *s = NULL;
         int r, fd = -1;
 
+        quota_config_init(&a.quota);
         r = parse_args(argc, argv, &a);
-        if (r <= 0)
+        if (r <= 0) {
+                quota_config_done(&a.quota);
                 return r < 0 ? 2 : 0;
+        }
+        if (a.admin_group) {
+                if (resolve_group(a.admin_group, &a.limits.admin_gid) < 0) {
+                        fprintf(stderr, "shmbrokerd: --admin-group: no group named '%s'\n", a.admin_group);
+                        quota_config_done(&a.quota);
+                        return 2;
+                }
+                a.limits.has_admin_group = true;
+        }
         log_open();
         if (a.verbose)
                 log_set_max_level(LOG_DEBUG);
@@ -286,8 +382,20 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 if (a.socket_path)
                         (void)unlink(a.socket_path);
+                quota_config_done(&a.quota);
                 log_error_errno(r, "cannot set up the server: %m");
                 return 1;
+        }
+        quota_configure(&s->quota, &a.quota, memory_lock_capacity());
+        {
+                char cap[SIZE_FORMAT_MAX], lim[160];
+
+                memory_lock_limit_text(lim, sizeof(lim));
+                if (s->quota.max_locked == UINT64_MAX)
+                        snprintf(cap, sizeof(cap), "unlimited");
+                else
+                        size_format(s->quota.max_locked, cap, sizeof(cap));
+                log_info("locked-memory cap %s (%s)", cap, lim);
         }
         log_info("listening on %s (max %u regions, %u connections)",
                  a.socket_path ? a.socket_path : "the socket passed by the service manager",

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "quota.h"
 #include "wire.h"
 
 typedef struct Conn Conn;
@@ -57,14 +58,22 @@ typedef struct Region {
         unsigned n_handles;
         LIST_HEAD(, Waiter) waiters; /* opens parked until published */
         PublishJob *job;         /* immutable: seal in flight */
+        void *map;               /* the daemon's PROT_READ mapping of ro_fd (locked, thp), or NULL */
+        uint64_t locked_bytes;   /* bytes of map held mlocked */
+        char *page_note;         /* thp: why no huge pages, or NULL */
+        QuotaCharge charge;      /* bytes, locked bytes, 1 region: of the creator's uid */
 } Region;
 
 #define REGION_PAGE_4K UINT64_C(4096)
+#define REGION_FLAG_LOCKED SHMBROKER__V1__REGION_FLAG__REGION_FLAG_LOCKED
+#define REGION_FLAG_PREALLOC SHMBROKER__V1__REGION_FLAG__REGION_FLAG_PREALLOC
 #define REGION_FLAGS_ALL (SHMBROKER__V1__REGION_FLAG__REGION_FLAG_LOCKED | \
                           SHMBROKER__V1__REGION_FLAG__REGION_FLAG_PREALLOC)
 
 /*
- * Creates the memfd for p. Returns 0, or >0 a client-caused condition with
+ * Creates the memfd for p (p->size already a multiple of the page size;
+ * hugetlb regions are always fully allocated, locked ones mlocked through
+ * a read-only mapping). Returns 0, or >0 a client-caused condition with
  * a message in errbuf (a Status value), or <0 -errno on a daemon failure
  * (also described in errbuf).
  */

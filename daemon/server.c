@@ -75,6 +75,7 @@ int server_new(Server **ret, int listen_fd, const char *bound_path, const Limits
         s->listen_fd = listen_fd;
         s->limits = *limits;
         registry_init(&s->registry);
+        quota_init(&s->quota);
         LIST_INIT(&s->conns);
         LIST_INIT(&s->dead);
         if (bound_path) {
@@ -122,6 +123,7 @@ Server *server_free(Server *s) {
         /* Before the registry: completions may still refer to regions. */
         sealer_free(s->sealer);
         registry_done(&s->registry);
+        quota_done(&s->quota);
         if (s->listen_ev)
                 event_free(s->listen_ev);
         if (s->listen_retry_ev)
@@ -147,15 +149,19 @@ Server *server_free(Server *s) {
         return NULL;
 }
 
-/* Tells a refused client why before closing, so the library can report it. */
-static void refuse(Server *s, int fd, const char *why) {
+void server_refuse(Server *s, int fd, int status, const char *why) {
         Shmbroker__V1__Response resp = SHMBROKER__V1__RESPONSE__INIT;
         size_t len;
 
-        resp.status = SHMBROKER__V1__STATUS__STATUS_LIMIT_EXCEEDED;
+        resp.status = status;
         resp.error = (char *)why;
         if (wire_pack(&resp.base, s->wbuf, sizeof(s->wbuf), &len) >= 0)
                 (void)wire_send(fd, s->wbuf, len, -1);
+}
+
+/* Tells a refused client why before closing, so the library can report it. */
+static void refuse(Server *s, int fd, const char *why) {
+        server_refuse(s, fd, SHMBROKER__V1__STATUS__STATUS_LIMIT_EXCEEDED, why);
         safe_close(fd);
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "quota.h"
 #include "registry.h"
 #include "wire.h"
 
@@ -23,6 +24,8 @@ typedef struct Limits {
         unsigned output_queue;     /* packets queued per connection */
         uint64_t max_region_size;  /* bytes */
         uint32_t max_wait_ms;      /* longest an open may wait */
+        bool has_admin_group;      /* members of admin_gid are admins like root */
+        gid_t admin_gid;
 } Limits;
 
 #define LIMITS_DEFAULT                                                         \
@@ -54,6 +57,7 @@ struct Server {
         struct event *watchdog_ev; /* WATCHDOG=1 when the manager asks for it */
         char last_status[128];
         Registry registry;
+        Quota quota;
         Sealer *sealer;
         LIST_HEAD(, Conn) conns;
         LIST_HEAD(, Conn) dead;
@@ -71,5 +75,7 @@ int server_new(Server **ret, int listen_fd, const char *bound_path, const Limits
 Server *server_free(Server *s);
 /* Runs the loop: READY=1 once serving, STOPPING=1 when leaving. */
 int server_run(Server *s);
+/* Sends one refusal Response (id 0) on a socket not yet served; the caller closes fd. */
+void server_refuse(Server *s, int fd, int status, const char *why);
 /* Called by conn_kill() to have dead connections freed after this callback. */
 void server_schedule_reap(Server *s);

@@ -97,7 +97,7 @@ def test_all(ctl, tmp):
         check(entry.get("flags") == [] and entry.get("locked") is False, "cli/a no flags", entry)
         keys = ["name", "id", "size", "requested_size", "page_size", "sharing", "lifetime", "uid",
                 "gid", "mode", "mode_octal", "flags", "locked", "seals", "created_usec", "holders",
-                "published", "restart_safe", "locked_bytes", "resident_bytes"]
+                "published", "restart_safe", "locked_bytes", "resident_bytes", "huge_page_bytes"]
         check(list(entry.keys()) == keys, "region object has the documented keys in order", list(entry.keys()))
         check(abs(entry.get("created_usec", 0) / 1e6 - time.time()) < 600, "created_usec is recent", entry)
 
