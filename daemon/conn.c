@@ -355,7 +355,8 @@ void conn_handle_release(Conn *c, Handle *h) {
                 LIST_REMOVE(h, region_link);
                 r->n_handles--;
                 /* A creator gone before publishing leaves a region nobody could ever use. */
-                if ((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED && r->n_handles == 0) ||
+                if (((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED || r->orphaned) &&
+                     r->n_handles == 0) ||
                     (h->creator && !r->published))
                         registry_destroy(&c->server->registry, r);
         }

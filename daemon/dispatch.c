@@ -13,6 +13,7 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "fdstore.h"
 #include "log.h"
 #include "publish.h"
 #include "region.h"
@@ -230,6 +231,7 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 r->owner = c;
                 LIST_INSERT_HEAD(&c->owned, r, owner_link);
         }
+        fdstore_region_added(r);
         log_debug("uid %u pid %d created region '%s' (%llu bytes)", (unsigned)c->uid, (int)c->pid,
                   r->name, (unsigned long long)r->size);
 

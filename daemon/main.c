@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdstore.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -30,6 +31,7 @@ typedef struct Args {
         const char *socket_path;
         mode_t socket_mode;
         Limits limits;
+        FdStoreOptions fdstore;
         bool verbose;
 } Args;
 
@@ -47,10 +49,14 @@ static void help(void) {
                "      --max-connections N    client connections at once (default %u)\n"
                "      --output-queue N       replies queued for a client that does not read\n"
                "                             before it is dropped (default %u)\n"
+               "      --restore-grace-ms MS  after a restart, how long restored owner and\n"
+               "                             refcounted regions wait to be reopened (default %u)\n"
+               "      --fdstore-max N        FileDescriptorStoreMax= of the unit (default %u)\n"
                "  -v, --verbose              log every request outcome (debug level)\n"
                "  -h, --help                 show this help\n"
                "      --version              show the version\n",
-               LIMITS_DEFAULT.max_regions, LIMITS_DEFAULT.max_connections, LIMITS_DEFAULT.output_queue);
+               LIMITS_DEFAULT.max_regions, LIMITS_DEFAULT.max_connections, LIMITS_DEFAULT.output_queue,
+               FDSTORE_DEFAULT_GRACE_MS, FDSTORE_DEFAULT_MAX);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned min, unsigned *ret) {
@@ -69,13 +75,16 @@ static int parse_uint(const char *opt, const char *s, unsigned min, unsigned *re
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE };
+        enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE,
+               OPT_RESTORE_GRACE_MS, OPT_FDSTORE_MAX };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
                 { "max-regions", required_argument, NULL, OPT_MAX_REGIONS },
                 { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
                 { "output-queue", required_argument, NULL, OPT_OUTPUT_QUEUE },
+                { "restore-grace-ms", required_argument, NULL, OPT_RESTORE_GRACE_MS },
+                { "fdstore-max", required_argument, NULL, OPT_FDSTORE_MAX },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -112,6 +121,14 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case OPT_OUTPUT_QUEUE:
                         if (parse_uint("--output-queue", optarg, 1, &a->limits.output_queue) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_RESTORE_GRACE_MS:
+                        if (parse_uint("--restore-grace-ms", optarg, 0, &a->fdstore.grace_ms) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_FDSTORE_MAX:
+                        if (parse_uint("--fdstore-max", optarg, 0, &a->fdstore.max_fds) < 0)
                                 return -EINVAL;
                         break;
                 case 'v':
@@ -211,6 +228,9 @@ static int listen_from_manager(int *ret_fd) {
 
                 if (fd < 0 && sd_is_socket_unix(cur, SOCK_SEQPACKET, 1, NULL, 0) > 0)
                         fd = cur;
+                else if (sd_is_socket(cur, AF_UNSPEC, 0, -1) <= 0)
+                        /* Not a socket: a region or the metadata, back from the fd store. */
+                        fdstore_take(cur, names ? names[i] : "");
                 else {
                         log_warning("ignoring descriptor %d ('%s') passed by the service manager: not a "
                                     "listening AF_UNIX SOCK_SEQPACKET socket", cur, names ? names[i] : "?");
@@ -243,7 +263,8 @@ static void raise_nofile(void) {
 }
 
 int main(int argc, char **argv) {
-        Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT };
+        Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT,
+                   .fdstore = { .max_fds = FDSTORE_DEFAULT_MAX, .grace_ms = FDSTORE_DEFAULT_GRACE_MS } };
         char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
         Server *s = NULL;
         int r, fd = -1;
@@ -289,10 +310,19 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "cannot set up the server: %m");
                 return 1;
         }
+        r = fdstore_start(s, &a.fdstore);
+        if (r < 0) {
+                fdstore_done();
+                server_free(s);
+                log_error_errno(r, "cannot restore regions from the fd store: %m");
+                return 1;
+        }
         log_info("listening on %s (max %u regions, %u connections)",
                  a.socket_path ? a.socket_path : "the socket passed by the service manager",
                  a.limits.max_regions, a.limits.max_connections);
         r = server_run(s);
+        /* Whatever is stored stays stored: the next instance restores it. */
+        fdstore_done();
         server_free(s);
         return r < 0 ? 1 : 0;
 }

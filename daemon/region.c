@@ -188,6 +188,7 @@ void region_to_wire(const Region *r, WireRegion *w, bool with_usage) {
         w->created_usec = r->created_usec;
         w->holders = r->n_handles;
         w->published = r->published;
+        w->restart_safe = r->restart_safe;
         if (with_usage) {
                 struct stat st;
                 int s = fcntl(r->fd, F_GET_SEALS);

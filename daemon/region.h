@@ -57,6 +57,9 @@ typedef struct Region {
         unsigned n_handles;
         LIST_HEAD(, Waiter) waiters; /* opens parked until published */
         PublishJob *job;         /* immutable: seal in flight */
+        char fdname[4];          /* its name in the service manager's fd store; "" if not stored */
+        bool restart_safe;       /* stored: survives a restart of the daemon */
+        bool orphaned;           /* restored owner/refcounted region: lives while held (fdstore.h) */
 } Region;
 
 #define REGION_PAGE_4K UINT64_C(4096)
