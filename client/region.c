@@ -430,8 +430,12 @@ static int publish_locked(shmb_conn *c, shmb_region *r) {
                                    r->info.name);
         if (r->published)
                 return conn_errorf(c, -EINVAL, "region '%s' is published already", r->info.name);
-        if (c->dead)
+        if (c->dead && !c->lost)
                 return conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call");
+        if (r->epoch != c->epoch || c->dead)
+                return conn_errorf(c, -ENOTCONN, "region '%s' was created before the daemon restarted: its "
+                                   "handle is void, and an unpublished immutable region does not survive a restart",
+                                   r->info.name);
 
         /* F_SEAL_WRITE fails EBUSY while a shared mapping of a writable fd exists. */
         region_unmap(r);
@@ -510,7 +514,8 @@ _public_ int shmb_close(shmb_region *r) {
 
                 (void)pthread_mutex_lock(&c->lock);
                 conn_unlink_region(c, r);
-                if (!c->dead) {
+                /* A handle from before a reconnect died with the old daemon: only unmap. */
+                if (!c->dead && r->epoch == c->epoch) {
                         memcpy(saved, c->error, sizeof(saved));
                         close_req.handle = r->handle;
                         req.body_case = SHMBROKER__V1__REQUEST__BODY_CLOSE;

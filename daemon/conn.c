@@ -356,7 +356,7 @@ void conn_handle_release(Conn *c, Handle *h) {
                 r->n_handles--;
                 /* A creator gone before publishing leaves a region nobody could ever use. */
                 if (((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED || r->orphaned) &&
-                     r->n_handles == 0) ||
+                     r->n_handles == 0 && !r->in_grace) ||
                     (h->creator && !r->published))
                         registry_destroy(&c->server->registry, r);
         }

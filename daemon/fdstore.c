@@ -536,7 +536,7 @@ static int restore_region(Server *s, int fd, const char *fdname, const MetaRec *
                 r->published = true;
         }
         /* Whoever owned or held it went away with the old instance; see fdstore_start(). */
-        r->orphaned = r->lifetime != LIFETIME(PERSISTENT);
+        r->in_grace = r->lifetime != LIFETIME(PERSISTENT);
         r->fd = fd;
         r->ro_fd = -1;
         LIST_INIT(&r->handles);
@@ -552,7 +552,12 @@ static void on_grace_end(evutil_socket_t fd, short what, void *userdata) {
 
         for (r = registry_lower_bound(reg, ""); r; r = next) {
                 next = registry_next(reg, r);
-                if (r->orphaned && r->n_handles == 0) {
+                if (!r->in_grace)
+                        continue;
+                r->in_grace = false;
+                /* Held by now: from here on it lives until its last holder lets go. */
+                r->orphaned = true;
+                if (r->n_handles == 0) {
                         log_info("region '%s' (%s) was not reopened within the restore grace period; "
                                  "destroying it", r->name,
                                  r->lifetime == LIFETIME(OWNER) ? "owner lifetime" : "refcounted");
@@ -693,7 +698,7 @@ int fdstore_start(Server *s, const FdStoreOptions *o) {
                 registry_adopt(reg, r);
                 restore_charge(s, r);
                 restored++;
-                if (r->orphaned)
+                if (r->in_grace)
                         orphans++;
                 st.n_stored++;
                 recs[idx] = mfree(recs[idx]);

@@ -59,7 +59,8 @@ typedef struct Region {
         PublishJob *job;         /* immutable: seal in flight */
         char fdname[4];          /* its name in the service manager's fd store; "" if not stored */
         bool restart_safe;       /* stored: survives a restart of the daemon */
-        bool orphaned;           /* restored owner/refcounted region: lives while held (fdstore.h) */
+        bool in_grace;           /* restored owner/refcounted region, waiting to be reopened */
+        bool orphaned;           /* such a region after the grace period: lives while held (fdstore.h) */
 } Region;
 
 #define REGION_PAGE_4K UINT64_C(4096)
