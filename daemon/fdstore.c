@@ -18,7 +18,7 @@
  * first record that is cut short or fails its CRC (a write cut by SIGKILL).
  * Appends go straight into the stored memfd (it is the same open file the
  * manager holds), so nothing is re-sent per change. When the log has grown
- * to four times what the live regions need, a compacted copy is written,
+ * to twice what the live regions need (and at least 64 KiB), a compacted copy is written,
  * stored under the other name, and only then the old name is removed.
  *
  * Published state and seals are not logged: they are read back from the
@@ -91,6 +91,10 @@ typedef struct MetaPut {
         uint16_t name_len;
         uint16_t reserved[3];
 } MetaPut;
+
+/* The record layout is the format: it must not change size silently. */
+_Static_assert(sizeof(MetaPut) == 80, "MetaPut is part of the stored format");
+_Static_assert(sizeof(RecHeader) == 16, "RecHeader is part of the stored format");
 
 typedef struct MetaRec {
         MetaPut put;
@@ -351,10 +355,16 @@ static int log_rewrite(void) {
 static void maybe_compact(void) {
         int e;
 
-        if (st.log_end < COMPACT_MIN_BYTES || st.log_end < 4 * (st.live_bytes + META_HEADER_SIZE))
+        uint64_t before = st.log_end;
+
+        if (st.log_end < COMPACT_MIN_BYTES || st.log_end < 2 * (st.live_bytes + META_HEADER_SIZE))
                 return;
         e = log_rewrite();
-        if (e < 0)
+        if (e >= 0)
+                log_debug("fd store metadata log compacted from %llu to %llu bytes (generation %llu)",
+                          (unsigned long long)before, (unsigned long long)st.log_end,
+                          (unsigned long long)st.generation);
+        else
                 log_warning_errno(e, "cannot compact the fd store's metadata log (%llu bytes): %m; "
                                   "appending to it further", (unsigned long long)st.log_end);
 }

@@ -8,6 +8,9 @@
  *
  *   fdstore-client SOCK dump           one line per region, sorted by name
  *   fdstore-client SOCK verify NAME..  contents of the named regions
+ *   fdstore-client SOCK churn N        N persistent regions "c/<i>", every third one
+ *                                      deleted and made again, every second one deleted:
+ *                                      enough records to make the daemon compact its log
  *   fdstore-client SOCK hold PREFIX    create PREFIX + every kind's name, then obey stdin:
  *        check    own mappings still hold their contents
  *        reopen   on the same (reconnecting) connection: stat, reopen the
@@ -171,6 +174,19 @@ static int hold(const char *sock, const char *prefix) {
         return 0;
 }
 
+/* A persistent one-page region holding its name's pattern. */
+static int make(shmb_conn *c, const char *name) {
+        struct shmb_create_opts o = { .struct_size = sizeof(o), .size = 4096 };
+        shmb_region *reg = NULL;
+        int r;
+
+        r = shmb_create(c, name, &o, &reg);
+        if (r < 0)
+                return r;
+        fill(name, shmb_region_data(reg), 4096);
+        return shmb_close(reg);
+}
+
 int main(int argc, char **argv) {
         shmb_conn *c = NULL;
         int r;
@@ -191,6 +207,28 @@ int main(int argc, char **argv) {
                 r = shmb_list(c, "", print_info, NULL);
                 if (r < 0)
                         printf("fail list: %s\n", shmb_conn_error(c));
+        } else if (strcmp(argv[2], "churn") == 0 && argc > 3) {
+                int n = atoi(argv[3]);
+                char name[64];
+
+                for (int i = 0; i < n && r >= 0; i++) {
+                        snprintf(name, sizeof(name), "c/%d", i);
+                        r = make(c, name);
+                }
+                for (int i = 0; i < n && r >= 0; i += 3) {
+                        snprintf(name, sizeof(name), "c/%d", i);
+                        r = shmb_delete(c, name);
+                        if (r >= 0)
+                                r = make(c, name);
+                }
+                for (int i = 1; i < n && r >= 0; i += 2) {
+                        snprintf(name, sizeof(name), "c/%d", i);
+                        r = shmb_delete(c, name);
+                }
+                if (r < 0)
+                        printf("fail churn: %s\n", shmb_conn_error(c));
+                else
+                        printf("ok churned\n");
         } else if (strcmp(argv[2], "verify") == 0) {
                 int n = 0;
 
