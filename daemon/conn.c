@@ -160,12 +160,17 @@ Conn *conn_free(Conn *c) {
 }
 
 void conn_kill(Conn *c, int level, const char *why) {
+        conn_kill_id(c, level, NULL, why);
+}
+
+void conn_kill_id(Conn *c, int level, const char *message_id, const char *why) {
         Server *s = c->server;
 
         if (c->dead)
                 return;
         c->dead = true;
-        log_full(level, "dropping client uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
+        log_fields(level, LOG_FIELDS(.message_id = message_id, LOG_PEER(c)),
+                   "dropping client uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
         event_del(c->rev);
         event_del(c->wev);
         event_del(c->cev);

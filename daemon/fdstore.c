@@ -568,9 +568,10 @@ static void on_grace_end(evutil_socket_t fd, short what, void *userdata) {
                 /* Held by now: from here on it lives until its last holder lets go. */
                 r->orphaned = true;
                 if (r->n_handles == 0) {
-                        log_info("region '%s' (%s) was not reopened within the restore grace period; "
-                                 "destroying it", r->name,
-                                 r->lifetime == LIFETIME(OWNER) ? "owner lifetime" : "refcounted");
+                        log_fields(LOG_INFO, LOG_FIELDS(.message_id = SHMB_MESSAGE_REGION_DELETED, .region = r->name),
+                                   "region '%s' (%s) was not reopened within the restore grace period; "
+                                   "destroying it", r->name,
+                                   r->lifetime == LIFETIME(OWNER) ? "owner lifetime" : "refcounted");
                         registry_destroy(reg, r);
                         n++;
                 }
