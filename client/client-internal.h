@@ -27,6 +27,9 @@ struct shmb_conn {
         int fd;
         uint64_t next_id;   /* request ids increase from 1 */
         bool dead;          /* the daemon dropped us or broke the protocol */
+        bool lost;          /* dead because the daemon went away: the next call reconnects */
+        uint64_t epoch;     /* incremented by every reconnect: older handles are void */
+        char path[108];     /* the socket, for reconnecting */
         uint8_t *buf;       /* WIRE_MAX_PACKET bytes: one packet in or out */
         shmb_region *regions; /* live regions, detached by shmb_disconnect() */
 
@@ -41,6 +44,7 @@ struct shmb_region {
         shmb_conn *conn;    /* NULL once the connection is gone */
         shmb_region *prev, *next;
         uint64_t handle;    /* the daemon's handle id on conn */
+        uint64_t epoch;     /* conn->epoch when the handle was made */
         int fd;
         void *data;         /* NULL when not mapped */
         size_t map_len;

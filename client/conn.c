@@ -62,7 +62,11 @@ static int conn_refusal(shmb_conn *c) {
                            resp->error && resp->error[0] ? resp->error : wire_status_name(resp->status));
 }
 
-static int conn_send(shmb_conn *c, const WireRequest *req) {
+
+/* How an exchange ended when the daemon went away. */
+enum { LOST_NONE, LOST_AT_SEND, LOST_AT_RECV };
+
+static int conn_send(shmb_conn *c, const WireRequest *req, int *lost) {
         size_t len;
         int r;
 
@@ -75,9 +79,13 @@ static int conn_send(shmb_conn *c, const WireRequest *req) {
                 r = wire_send(c->fd, c->buf, len, -1);
         while (r == -EINTR);
         if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+                /* A refusal notice explains it; otherwise the daemon never saw this request. */
                 r = conn_refusal(c);
                 conn_mark_dead(c);
-                return r < 0 ? r : conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
+                if (r < 0)
+                        return r;
+                *lost = LOST_AT_SEND;
+                return conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
         }
         if (r < 0)
                 return conn_errorf(c, r, "sending a request of %zu bytes to the daemon failed: %s",
@@ -90,23 +98,25 @@ static const char *status_text(const WireResponse *resp) {
 }
 
 int conn_post(shmb_conn *c, WireRequest *req) {
+        int lost;
+
         if (c->dead)
                 return conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call");
         req->id = c->next_id++;
-        return conn_send(c, req);
+        return conn_send(c, req, &lost);
 }
 
-int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd) {
+/* One request and its response on the current socket; *lost says whether the daemon went away. */
+static int conn_exchange(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd,
+                         int *lost) {
         _cleanup_response_ WireResponse *resp = NULL;
         _cleanup_close_ int fd = -1;
         size_t len;
         int r;
 
-        if (c->dead)
-                return conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call");
-
+        *lost = LOST_NONE;
         req->id = c->next_id++;
-        r = conn_send(c, req);
+        r = conn_send(c, req, lost);
         if (r < 0)
                 return r;
 
@@ -120,7 +130,10 @@ int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **re
         if (r == -ECONNRESET) {
                 r = conn_refusal(c);
                 conn_mark_dead(c);
-                return r < 0 ? r : conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
+                if (r < 0)
+                        return r;
+                *lost = LOST_AT_RECV;
+                return conn_errorf(c, -ENOTCONN, "the daemon closed the connection");
         }
         if (r == -EBADMSG) {
                 conn_mark_dead(c);
@@ -169,6 +182,74 @@ int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **re
         return 0;
 }
 
+static int conn_reconnect(shmb_conn *c);
+
+/* Requests whose repetition changes nothing, so they may be sent again when the daemon died on them. */
+static bool request_is_idempotent(int body_case) {
+        switch (body_case) {
+        case SHMBROKER__V1__REQUEST__BODY_HELLO:
+        case SHMBROKER__V1__REQUEST__BODY_STAT:
+        case SHMBROKER__V1__REQUEST__BODY_LIST:
+        /* A handle made by a daemon that then died died with it. */
+        case SHMBROKER__V1__REQUEST__BODY_OPEN:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Requests naming a handle: a handle is only valid on the connection, and daemon, that made it. */
+static bool request_names_handle(int body_case) {
+        switch (body_case) {
+        case SHMBROKER__V1__REQUEST__BODY_CLOSE:
+        case SHMBROKER__V1__REQUEST__BODY_MAPPED:
+        case SHMBROKER__V1__REQUEST__BODY_PUBLISH:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/*
+ * The reconnect rule (docs/protocol.md): when the daemon went away (it was
+ * restarted, crashed, or killed by the watchdog) the library connects again
+ * to the same path, once, and says hello. The request is then sent again if
+ * the daemon cannot have acted on it: it was refused at send, or it is one
+ * that may be repeated (hello, stat, list, open). A create or delete that
+ * reached a daemon which died before answering is not repeated: the caller
+ * gets -ENOTCONN and can check with shmb_stat(). Requests naming a handle
+ * from before the reconnect are never sent again.
+ */
+int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd) {
+        int r, lost, body = (int)req->body_case;
+
+        if (c->dead) {
+                if (!c->lost)
+                        return conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call");
+                if (request_names_handle(body))
+                        return conn_errorf(c, -ENOTCONN, "the daemon was restarted: handles from before are void");
+                r = conn_reconnect(c);
+                if (r < 0)
+                        return r;
+        }
+        r = conn_exchange(c, req, expect_case, ret, ret_fd, &lost);
+        if (lost == LOST_NONE)
+                return r;
+        c->lost = true;
+        if (request_names_handle(body) || (lost == LOST_AT_RECV && !request_is_idempotent(body)))
+                return lost == LOST_AT_RECV && !request_names_handle(body)
+                               ? conn_errorf(c, -ENOTCONN, "the daemon closed the connection before answering; "
+                                             "it may or may not have carried out the request")
+                               : r;
+        r = conn_reconnect(c);
+        if (r < 0)
+                return r;
+        r = conn_exchange(c, req, expect_case, ret, ret_fd, &lost);
+        if (lost != LOST_NONE)
+                c->lost = true;
+        return r;
+}
+
 void conn_release_handle_quiet(shmb_conn *c, uint64_t handle) {
         Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
         WireRequest req = SHMBROKER__V1__REQUEST__INIT;
@@ -204,6 +285,7 @@ void conn_delete_quiet(shmb_conn *c, const char *name) {
 
 void conn_link_region(shmb_conn *c, shmb_region *r) {
         r->conn = c;
+        r->epoch = c->epoch;
         r->prev = NULL;
         r->next = c->regions;
         if (c->regions)
@@ -266,7 +348,7 @@ static int conn_hello(shmb_conn *c) {
         _cleanup_response_ WireResponse *resp = NULL;
         const Shmbroker__V1__HelloReply *reply;
         char client[64];
-        int r;
+        int r, lost;
 
         /* Free text for the daemon's log: printable ASCII only, bounded. */
         snprintf(client, sizeof(client), "%s", program_invocation_short_name);
@@ -279,7 +361,7 @@ static int conn_hello(shmb_conn *c) {
         req.body_case = SHMBROKER__V1__REQUEST__BODY_HELLO;
         req.hello = &hello;
 
-        r = conn_call(c, &req, SHMBROKER__V1__RESPONSE__BODY_HELLO, &resp, NULL);
+        r = conn_exchange(c, &req, SHMBROKER__V1__RESPONSE__BODY_HELLO, &resp, NULL, &lost);
         if (r < 0)
                 return r;
 
@@ -293,6 +375,41 @@ static int conn_hello(shmb_conn *c) {
         c->uid = reply->uid;
         c->gid = reply->gid;
         c->admin = reply->admin;
+        return 0;
+}
+
+/* Replaces a connection the daemon dropped by going away with a new one to the same path. */
+static int conn_reconnect(shmb_conn *c) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+        int r, old;
+
+        memcpy(sa.sun_path, c->path, sizeof(c->path));
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return conn_errorf(c, -ENOTCONN, "the daemon went away and a new socket cannot be made: %s",
+                                   errno_text(-errno));
+        if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                r = errno == EINTR ? connect_finish(fd) : -errno;
+                if (r < 0)
+                        return conn_errorf(c, -ENOTCONN, "the daemon went away and reconnecting to %s failed: %s",
+                                           c->path, errno_text(r));
+        }
+        old = c->fd;
+        c->fd = TAKE_FD(fd);
+        c->dead = false;
+        r = conn_hello(c);
+        if (r < 0) {
+                /* Keep the new socket (shut down) so that shmb_conn_fd() stays valid. */
+                safe_close(old);
+                conn_mark_dead(c);
+                return conn_errorf(c, -ENOTCONN, "the daemon went away and hello on the new connection "
+                                   "failed: %s", c->error);
+        }
+        safe_close(old);
+        c->lost = false;
+        /* Handles held so far belonged to the old connection: they are void now. */
+        c->epoch++;
         return 0;
 }
 
@@ -337,6 +454,7 @@ _public_ int shmb_connect(const char *socket_path, shmb_conn **ret) {
         if (!c->buf)
                 return connect_errorf(-ENOMEM, "out of memory");
 
+        memcpy(c->path, sa.sun_path, sizeof(c->path));
         c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return connect_errorf(-errno, "cannot create a socket: %s", errno_text(-errno));

@@ -431,8 +431,12 @@ static int publish_locked(shmb_conn *c, shmb_region *r) {
                                    r->info.name);
         if (r->published)
                 return conn_errorf(c, -EINVAL, "region '%s' is published already", r->info.name);
-        if (c->dead)
+        if (c->dead && !c->lost)
                 return conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call");
+        if (r->epoch != c->epoch || c->dead)
+                return conn_errorf(c, -ENOTCONN, "region '%s' was created before the daemon restarted: its "
+                                   "handle is void, and an unpublished immutable region does not survive a restart",
+                                   r->info.name);
 
         /* F_SEAL_WRITE fails EBUSY while a shared mapping of a writable fd exists. */
         region_unmap(r);
@@ -505,8 +509,9 @@ _public_ int shmb_close(shmb_region *r) {
         if (c) {
                 (void)pthread_mutex_lock(&c->lock);
                 conn_unlink_region(c, r);
-                /* Gone is as good as released: a lost connection took the handle with it. */
-                conn_release_handle_quiet(c, r->handle);
+                /* A handle from before a reconnect died with the old daemon: only unmap. */
+                if (r->epoch == c->epoch)
+                        conn_release_handle_quiet(c, r->handle);
                 (void)pthread_mutex_unlock(&c->lock);
         }
 

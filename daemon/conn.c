@@ -175,12 +175,17 @@ Conn *conn_free(Conn *c) {
 }
 
 void conn_kill(Conn *c, int level, const char *why) {
+        conn_kill_id(c, level, NULL, why);
+}
+
+void conn_kill_id(Conn *c, int level, const char *message_id, const char *why) {
         Server *s = c->server;
 
         if (c->dead)
                 return;
         c->dead = true;
-        log_full(level, "dropping client uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
+        log_fields(level, LOG_FIELDS(.message_id = message_id, LOG_PEER(c)),
+                   "dropping client uid %u pid %d: %s", (unsigned)c->uid, (int)c->pid, why);
         event_del(c->rev);
         event_del(c->wev);
         event_del(c->cev);
@@ -372,7 +377,8 @@ void conn_handle_release(Conn *c, Handle *h) {
                 LIST_REMOVE(h, region_link);
                 r->n_handles--;
                 /* A creator gone before publishing leaves a region nobody could ever use. */
-                if ((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED && r->n_handles == 0) ||
+                if (((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED || r->orphaned) &&
+                     r->n_handles == 0 && !r->in_grace) ||
                     (h->creator && !r->published))
                         registry_destroy(&c->server->registry, r);
         }

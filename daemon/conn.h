@@ -72,6 +72,8 @@ int conn_new(Conn **ret, Server *s, int fd);
 Conn *conn_free(Conn *c);
 /* Marks the connection dead; it is freed later by the server. */
 void conn_kill(Conn *c, int level, const char *why);
+/* The same, logged with a journal MESSAGE_ID (log.h). */
+void conn_kill_id(Conn *c, int level, const char *message_id, const char *why);
 /*
  * Packs and sends resp, attaching fd when >= 0 (the caller keeps its fd).
  * When the socket is full the packet is queued (with a duplicate of fd);

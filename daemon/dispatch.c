@@ -15,6 +15,7 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "fdstore.h"
 #include "log.h"
 #include "memory.h"
 #include "publish.h"
@@ -269,8 +270,11 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 r->owner = c;
                 LIST_INSERT_HEAD(&c->owned, r, owner_link);
         }
-        log_debug("uid %u pid %d created region '%s' (%llu bytes)", (unsigned)c->uid, (int)c->pid,
-                  r->name, (unsigned long long)r->size);
+        fdstore_region_added(r);
+        log_fields(LOG_DEBUG, LOG_FIELDS(.message_id = SHMB_MESSAGE_REGION_CREATED, .region = r->name,
+                                         LOG_PEER(c)),
+                   "uid %u pid %d created region '%s' (%llu bytes)", (unsigned)c->uid, (int)c->pid,
+                   r->name, (unsigned long long)r->size);
 
         shmbroker__v1__create_reply__init(&rep->u.create);
         rep->u.create.handle = h->id;
@@ -405,7 +409,9 @@ static int handle_delete(Conn *c, const Request *req, Reply *rep) {
                 return fail(rep, ST(PERMISSION_DENIED),
                             "permission denied: uid %u may not delete region '%s': it belongs to uid %u", (unsigned)c->uid,
                             r->name, (unsigned)r->uid);
-        log_debug("uid %u pid %d deleted region '%s'", (unsigned)c->uid, (int)c->pid, r->name);
+        log_fields(LOG_DEBUG, LOG_FIELDS(.message_id = SHMB_MESSAGE_REGION_DELETED, .region = r->name,
+                                         LOG_PEER(c)),
+                   "uid %u pid %d deleted region '%s'", (unsigned)c->uid, (int)c->pid, r->name);
         registry_destroy(&c->server->registry, r);
         shmbroker__v1__delete_reply__init(&rep->u.del);
         rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_DELETE;
@@ -683,7 +689,7 @@ void dispatch_violation(Conn *c, uint64_t id, const char *fmt, ...) {
         c->server->stats.protocol_violations++;
         /* Best effort: the client gets the reason if its socket has room. */
         dispatch_error(c, id, ST(PROTOCOL_ERROR), "%s", rep.error);
-        conn_kill(c, LOG_WARNING, rep.error);
+        conn_kill_id(c, LOG_WARNING, SHMB_MESSAGE_PROTOCOL_VIOLATION, rep.error);
 }
 
 void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdstore.h"
 #include "log.h"
 #include "memory.h"
 #include "server.h"
@@ -32,6 +33,7 @@ typedef struct Args {
         const char *socket_path;
         mode_t socket_mode;
         Limits limits;
+        FdStoreOptions fdstore;
         bool verbose;
         QuotaConfig quota;
         const char *admin_group;
@@ -59,10 +61,14 @@ static void help(void) {
                "      --max-locked SIZE      global cap on locked bytes (default and ceiling: what\n"
                "                             the daemon can lock, RLIMIT_MEMLOCK or CAP_IPC_LOCK)\n"
                "      --admin-group NAME     members may inspect and delete every region\n"
+               "      --restore-grace-ms MS  after a restart, how long restored owner and\n"
+               "                             refcounted regions wait to be reopened (default %u)\n"
+               "      --fdstore-max N        FileDescriptorStoreMax= of the unit (default %u)\n"
                "  -v, --verbose              log every request outcome (debug level)\n"
                "  -h, --help                 show this help\n"
                "      --version              show the version\n",
-               LIMITS_DEFAULT.max_regions, LIMITS_DEFAULT.max_connections, LIMITS_DEFAULT.output_queue);
+               LIMITS_DEFAULT.max_regions, LIMITS_DEFAULT.max_connections, LIMITS_DEFAULT.output_queue,
+               FDSTORE_DEFAULT_GRACE_MS, FDSTORE_DEFAULT_MAX);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned min, unsigned *ret) {
@@ -100,7 +106,7 @@ static int parse_count_opt(const char *opt, const char *s, uint64_t *ret) {
 static int parse_args(int argc, char **argv, Args *a) {
         enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE,
                OPT_QUOTA_LOCKED, OPT_QUOTA_BYTES, OPT_QUOTA_REGIONS, OPT_QUOTA_CONNECTIONS, OPT_QUOTA_HANDLES,
-               OPT_MAX_LOCKED, OPT_ADMIN_GROUP };
+               OPT_MAX_LOCKED, OPT_ADMIN_GROUP, OPT_RESTORE_GRACE_MS, OPT_FDSTORE_MAX };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
@@ -114,6 +120,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "quota-handles", required_argument, NULL, OPT_QUOTA_HANDLES },
                 { "max-locked", required_argument, NULL, OPT_MAX_LOCKED },
                 { "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
+                { "restore-grace-ms", required_argument, NULL, OPT_RESTORE_GRACE_MS },
+                { "fdstore-max", required_argument, NULL, OPT_FDSTORE_MAX },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -179,6 +187,14 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case OPT_ADMIN_GROUP:
                         a->admin_group = optarg;
+                        break;
+                case OPT_RESTORE_GRACE_MS:
+                        if (parse_uint("--restore-grace-ms", optarg, 0, &a->fdstore.grace_ms) < 0)
+                                return -EINVAL;
+                        break;
+                case OPT_FDSTORE_MAX:
+                        if (parse_uint("--fdstore-max", optarg, 0, &a->fdstore.max_fds) < 0)
+                                return -EINVAL;
                         break;
                 case 'v':
                         a->verbose = true;
@@ -277,6 +293,9 @@ static int listen_from_manager(int *ret_fd) {
 
                 if (fd < 0 && sd_is_socket_unix(cur, SOCK_SEQPACKET, 1, NULL, 0) > 0)
                         fd = cur;
+                else if (sd_is_socket(cur, AF_UNSPEC, 0, -1) <= 0)
+                        /* Not a socket: a region or the metadata, back from the fd store. */
+                        fdstore_take(cur, names ? names[i] : "");
                 else {
                         log_warning("ignoring descriptor %d ('%s') passed by the service manager: not a "
                                     "listening AF_UNIX SOCK_SEQPACKET socket", cur, names ? names[i] : "?");
@@ -328,7 +347,8 @@ static int resolve_group(const char *name, gid_t *ret) {
 }
 
 int main(int argc, char **argv) {
-        Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT };
+        Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT,
+                   .fdstore = { .max_fds = FDSTORE_DEFAULT_MAX, .grace_ms = FDSTORE_DEFAULT_GRACE_MS } };
         char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
         Server *s = NULL;
         int r, fd = -1;
@@ -397,10 +417,19 @@ int main(int argc, char **argv) {
                         size_format(s->quota.max_locked, cap, sizeof(cap));
                 log_info("locked-memory cap %s (%s)", cap, lim);
         }
+        r = fdstore_start(s, &a.fdstore);
+        if (r < 0) {
+                fdstore_done();
+                server_free(s);
+                log_error_errno(r, "cannot restore regions from the fd store: %m");
+                return 1;
+        }
         log_info("listening on %s (max %u regions, %u connections)",
                  a.socket_path ? a.socket_path : "the socket passed by the service manager",
                  a.limits.max_regions, a.limits.max_connections);
         r = server_run(s);
+        /* Whatever is stored stays stored: the next instance restores it. */
+        fdstore_done();
         server_free(s);
         return r < 0 ? 1 : 0;
 }

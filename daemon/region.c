@@ -297,6 +297,7 @@ void region_to_wire(const Region *r, WireRegion *w, bool with_usage) {
         if (memory_is_hugetlb(r->page_size))
                 w->huge_page_bytes = r->size;
         w->page_note = r->page_note ? r->page_note : (char *)"";
+        w->restart_safe = r->restart_safe;
         if (with_usage) {
                 struct stat st;
                 int s = fcntl(r->fd, F_GET_SEALS);

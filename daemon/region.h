@@ -62,6 +62,10 @@ typedef struct Region {
         uint64_t locked_bytes;   /* bytes of map held mlocked */
         char *page_note;         /* thp: why no huge pages, or NULL */
         QuotaCharge charge;      /* bytes, locked bytes, 1 region: of the creator's uid */
+        char fdname[4];          /* its name in the service manager's fd store; "" if not stored */
+        bool restart_safe;       /* stored: survives a restart of the daemon */
+        bool in_grace;           /* restored owner/refcounted region, waiting to be reopened */
+        bool orphaned;           /* such a region after the grace period: lives while held (fdstore.h) */
 } Region;
 
 #define REGION_PAGE_4K UINT64_C(4096)

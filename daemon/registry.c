@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "fdstore.h"
 #include "publish.h"
 #include "rbtree.h"
 #include "registry.h"
@@ -71,9 +72,16 @@ int registry_create(Registry *reg, const RegionParams *p, Region **ret, char *er
         return 0;
 }
 
+void registry_adopt(Registry *reg, Region *r) {
+        RB_INSERT(region_tree, &reg->by_name, r);
+        reg->n_regions++;
+        reg->total_bytes += r->size;
+}
+
 void registry_destroy(Registry *reg, Region *r) {
         Handle *h;
 
+        fdstore_region_removed(r);
         publish_region_gone(r);
         RB_REMOVE(region_tree, &reg->by_name, r);
         reg->n_regions--;

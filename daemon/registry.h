@@ -30,6 +30,8 @@ Region *registry_upper_bound(Registry *reg, const char *key);
 Region *registry_next(Registry *reg, Region *r);
 /* Creates and inserts. Same returns as region_new(); the name must be free. */
 int registry_create(Registry *reg, const RegionParams *p, Region **ret, char *errbuf, size_t errlen);
+/* Inserts a region rebuilt from the fd store; its name must be free. */
+void registry_adopt(Registry *reg, Region *r);
 /*
  * Removes the name and frees the region: handles still pointing at it are
  * detached, an owner link is cut. Mappings in clients stay valid.
