@@ -52,6 +52,8 @@ int region_info_from_wire(shmb_conn *c, const WireRegion *w, struct shmb_region_
                 .restart_safe = w->restart_safe,
                 .locked_bytes = w->locked_bytes,
                 .resident_bytes = w->resident_bytes,
+                .dev = w->dev,
+                .ino = w->ino,
         };
         memcpy(ret->name, w->name, n); /* n <= SHMB_NAME_MAX, the rest is zero */
         return 0;
