@@ -152,7 +152,7 @@ int shmb_holders(shmb_conn *c, const char *name, struct shmb_holder **ret, size_
 /* The daemon's counters (shmb_stats()). Anyone may read them. */
 #define SHMB_COUNTERS_MAX 48
 struct shmb_counter {
-        char name[32];           /* request type ("create") or status ("STATUS_NOT_FOUND") */
+        char name[32];           /* request type ("create") or status ("not-found") */
         uint64_t value;
 };
 struct shmb_stats {

@@ -235,7 +235,8 @@ int introspect_stats(Conn *c, const WireRequest *req, WireResponse *resp, char *
                 nt++;
         }
         for (size_t i = 0; i < N_STATUS; i++) {
-                if (!s->stats.by_status[i])
+                /* Successes are not errors: `requests` minus `errors` counts them. */
+                if (i == 0 || !s->stats.by_status[i])
                         continue;
                 shmbroker__v1__counter__init(&statuses[ns]);
                 statuses[ns].name = i + 1 < N_STATUS ? (char *)wire_status_name((int)i) : other_status;
