@@ -17,26 +17,7 @@ import time
 
 DAEMON = os.environ.get("SHMBROKERD")
 CTL = os.environ.get("SHMBROKERCTL")
-LIB = os.environ.get("SHMBROKER_LIB")
-
-# A client of the public library that opens a region, optionally closes its
-# descriptor (keeping the mapping), reports "ready" and waits for stdin to close.
-HELPER = r'''
-import ctypes, os, sys
-lib = ctypes.CDLL(sys.argv[1])
-lib.shmb_region_fd.restype = ctypes.c_int
-conn = ctypes.c_void_p()
-if lib.shmb_connect(sys.argv[2].encode(), ctypes.byref(conn)) < 0:
-    print("connect failed", flush=True); sys.exit(1)
-reg = ctypes.c_void_p()
-r = lib.shmb_open(conn, sys.argv[3].encode(), 1, 0, ctypes.byref(reg))
-if r < 0:
-    print("open failed", r, flush=True); sys.exit(1)
-if sys.argv[4] == "closefd":
-    os.close(lib.shmb_region_fd(reg))
-print("ready", os.getpid(), flush=True)
-sys.stdin.read()
-'''
+HOLD = os.environ.get("HOLD_REGION")  # tests/cli/hold-region.c
 failures = []
 
 
@@ -246,10 +227,7 @@ def test_all(ctl, tmp):
 
 
 def start_helper(ctl, name, mode):
-    script = os.path.join(os.path.dirname(ctl.socket), "helper-marker.py")
-    with open(script, "w") as f:
-        f.write(HELPER)
-    p = subprocess.Popen([sys.executable, script, LIB, ctl.socket, name, mode],
+    p = subprocess.Popen([HOLD, ctl.socket, name, mode],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline().split()
     if line[:1] != ["ready"]:
@@ -319,8 +297,8 @@ def test_inspect(ctl, tmp):
               "event objects have the documented keys", events[0])
 
     # holders: a library client's pid and command
-    if not LIB:
-        check(False, "SHMBROKER_LIB names the library")
+    if not HOLD:
+        check(False, "HOLD_REGION names the helper")
         return
     helper, hpid = start_helper(ctl, "insp/a", "keep")
     check(helper is not None, "helper client opened insp/a")
@@ -334,12 +312,13 @@ def test_inspect(ctl, tmp):
             if hs:
                 h = hs[0]
                 check(h["pid"] == hpid and h["uid"] == os.getuid() and h["access"] == "read"
-                      and "helper-marker" in h["cmdline"] and h["comm"].startswith("python")
+                      and h["cmdline"].startswith(HOLD + " ") and "insp/a keep" in h["cmdline"]
+                      and h["comm"] == "hold-region"
                       and h["gone"] is False, "holder shows the client's pid, uid, access and command", h)
                 check(list(h.keys()) == ["handle", "connection", "access", "creator", "pid", "uid", "user", "gid",
                                          "comm", "cmdline", "gone", "verified"], "holder keys documented", h)
         p = ctl.run("holders", "insp/a")
-        check(p.returncode == 0 and str(hpid) in p.stdout and "helper-marker" in p.stdout
+        check(p.returncode == 0 and str(hpid) in p.stdout and "hold-region" in p.stdout
               and p.stdout.splitlines()[0].split() == ["HANDLE", "ACCESS", "PID", "USER", "COMM", "COMMAND"],
               "holders table shows pid and command", describe(p))
         obj = parse_json(ctl.run("show", "--json", "insp/a"), "show with a holder")
@@ -363,7 +342,7 @@ def test_inspect(ctl, tmp):
         if obj:
             pr = next((x for x in obj["processes"] if x["pid"] == hpid), None)
             check(pr is not None and pr["fds"] == [] and len(pr["mappings"]) == 1
-                  and pr["comm"].startswith("python") and pr["uid"] == os.getuid(),
+                  and pr["comm"] == "hold-region" and pr["uid"] == os.getuid(),
                   "mappers finds a mapping whose descriptor was closed", obj)
             check(set(obj.keys()) == {"region", "dev", "ino", "complete", "unreadable_processes", "processes"},
                   "mappers keys documented", list(obj.keys()))
