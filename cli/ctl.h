@@ -72,6 +72,12 @@ int ctl_connect(Ctl *ctl);
 /* EXIT_SUCCESS, or a usage error naming the rule the name breaks. */
 int check_name(const char *verb, const char *name);
 
+/*
+ * /proc/PID/FILE as text: NULs as spaces when nul_is_space, a final newline
+ * dropped, other bytes outside printable ASCII as '?'; "" when unreadable.
+ */
+void proc_read_text(pid_t pid, const char *file, char *buf, size_t len, bool nul_is_space);
+
 /* The verbs in inspect.c and mappers.c. */
 int verb_holders(Ctl *ctl, char **args, unsigned n_args);
 int verb_stats(Ctl *ctl, char **args, unsigned n_args);

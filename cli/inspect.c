@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 #include "json.h"
@@ -28,7 +29,32 @@ static const char *access_to_string(int access) {
 
 /* holders */
 
-static void holders_json(const char *name, const struct shmb_holder *h, size_t n, size_t total) {
+/* Where a holder's command line came from, for the "source" key. */
+static const char *holder_sources[] = { "daemon", "shmbrokerctl", "none" };
+
+/*
+ * A daemon confined with ProtectProc=invisible cannot read its clients'
+ * /proc entries, but root running this command can. The daemon's pidfd said
+ * the process was alive a moment ago; the owner uid must match too, which
+ * leaves only a pid reused by the same user in between. Returns the source.
+ */
+static int holder_complete(struct shmb_holder *h) {
+        char path[64];
+        struct stat st;
+
+        if (h->cmdline[0] || h->comm[0])
+                return 0;
+        if (h->gone || h->pid == 0)
+                return 2;
+        snprintf(path, sizeof(path), "/proc/%" PRIu32, h->pid);
+        if (stat(path, &st) < 0 || st.st_uid != h->uid)
+                return 2;
+        proc_read_text((pid_t)h->pid, "cmdline", h->cmdline, sizeof(h->cmdline), true);
+        proc_read_text((pid_t)h->pid, "comm", h->comm, sizeof(h->comm), false);
+        return h->cmdline[0] || h->comm[0] ? 1 : 2;
+}
+
+static void holders_json(const char *name, const struct shmb_holder *h, const int *src, size_t n, size_t total) {
         JsonWriter w = JSON_WRITER_INIT(stdout);
         char user[REGION_NAME_MAX];
 
@@ -65,6 +91,8 @@ static void holders_json(const char *name, const struct shmb_holder *h, size_t n
                 json_bool(&w, h[i].gone);
                 json_key(&w, "verified");
                 json_bool(&w, h[i].verified);
+                json_key(&w, "source");
+                json_string(&w, holder_sources[src[i]]);
                 json_end_object(&w);
         }
         json_end_array(&w);
@@ -105,6 +133,7 @@ static int holders_table(const struct shmb_holder *h, size_t n) {
 
 int verb_holders(Ctl *ctl, char **args, unsigned n_args) {
         _cleanup_free_ struct shmb_holder *h = NULL;
+        _cleanup_free_ int *src = NULL;
         size_t n = 0, total = 0;
         int r;
 
@@ -117,8 +146,13 @@ int verb_holders(Ctl *ctl, char **args, unsigned n_args) {
         r = shmb_holders(ctl->conn, args[0], &h, &n, &total);
         if (r < 0)
                 return ctl_fail(ctl, "holders", args[0], r);
+        src = calloc(n + 1, sizeof(*src));
+        if (!src)
+                return ctl_fail(ctl, "holders", args[0], -ENOMEM);
+        for (size_t i = 0; i < n; i++)
+                src[i] = holder_complete(&h[i]);
         if (ctl->json) {
-                holders_json(args[0], h, n, total);
+                holders_json(args[0], h, src, n, total);
                 return EXIT_SUCCESS;
         }
         r = holders_table(h, n);

@@ -73,7 +73,7 @@ static bool parse_pid(const char *s, pid_t *ret) {
         return true;
 }
 
-static void read_text(pid_t pid, const char *file, char *buf, size_t len, bool nul_is_space) {
+void proc_read_text(pid_t pid, const char *file, char *buf, size_t len, bool nul_is_space) {
         char path[64];
         ssize_t n;
         int fd;
@@ -219,8 +219,8 @@ static int scan_proc(Scan *s) {
                         continue;
                 snprintf(path, sizeof(path), "/proc/%d", (int)m.pid);
                 m.uid = stat(path, &st) >= 0 ? st.st_uid : (uid_t)-1;
-                read_text(m.pid, "comm", m.comm, sizeof(m.comm), false);
-                read_text(m.pid, "cmdline", m.cmdline, sizeof(m.cmdline), true);
+                proc_read_text(m.pid, "comm", m.comm, sizeof(m.comm), false);
+                proc_read_text(m.pid, "cmdline", m.cmdline, sizeof(m.cmdline), true);
                 qsort(m.fds, m.n_fds, sizeof(*m.fds), int_cmp);
                 if (grow((void **)&s->list, s->n, sizeof(*s->list)) < 0) {
                         free(m.maps);
