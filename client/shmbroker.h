@@ -177,7 +177,7 @@ enum {
         SHMB_EVENT_CREATE = 1,
         SHMB_EVENT_OPEN = 2,
         SHMB_EVENT_CLOSE = 3,         /* a handle released (close or disconnect) */
-        SHMB_EVENT_DELETE = 4,
+        SHMB_EVENT_DELETE = 4,        /* deleted, or its lifetime ended */
         SHMB_EVENT_PUBLISH = 5,
         SHMB_EVENT_QUOTA_REFUSED = 6, /* a create refused by a quota */
         SHMB_EVENT_MAPPED = 7,        /* single-writer region sealed after its creator mapped it */

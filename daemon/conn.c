@@ -149,8 +149,10 @@ Conn *conn_free(Conn *c) {
         publish_conn_gone(c);
         while ((h = RB_MIN(handle_tree, &c->handles)))
                 conn_handle_release(c, h);
-        while ((r = LIST_FIRST(&c->owned)))
+        while ((r = LIST_FIRST(&c->owned))) {
+                events_emit(c->server, SHMBROKER__V1__EVENT_TYPE__EVENT_DELETE, r, c);
                 registry_destroy(&c->server->registry, r);
+        }
         if (c->rev)
                 event_free(c->rev);
         if (c->wev)
@@ -366,8 +368,10 @@ void conn_handle_release(Conn *c, Handle *h) {
                 events_emit(c->server, SHMBROKER__V1__EVENT_TYPE__EVENT_CLOSE, r, c);
                 /* A creator gone before publishing leaves a region nobody could ever use. */
                 if ((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED && r->n_handles == 0) ||
-                    (h->creator && !r->published))
+                    (h->creator && !r->published)) {
+                        events_emit(c->server, SHMBROKER__V1__EVENT_TYPE__EVENT_DELETE, r, c);
                         registry_destroy(&c->server->registry, r);
+                }
         }
         free(h);
 }

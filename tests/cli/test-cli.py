@@ -354,6 +354,25 @@ def test_inspect(ctl, tmp):
         obj = parse_json(ctl.run("holders", "--json", "insp/a"), "holders after exit")
         check(obj is not None and obj["holders"] == [], "holders empty after the client exited", obj)
 
+    # A region whose lifetime ends gives a delete event, after the close of the handle that ended it.
+    w = subprocess.Popen([CTL, "--socket", ctl.socket, "watch", "--json", "--count", "3"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        st = parse_json(ctl.run("stats", "--json"), "stats")
+        if st and st.get("subscribers") == 1:
+            break
+        time.sleep(0.05)
+    ctl.run("create", "insp/o", "4K", "--lifetime", "owner")
+    try:
+        out, err = w.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        out, err = w.communicate()
+    types = [(e.get("type"), e.get("region")) for e in map(json.loads, out.splitlines())]
+    check(types == [("create", "insp/o"), ("close", "insp/o"), ("delete", "insp/o")],
+          "watch sees an owner region end with its creator", f"{types}\n{err}")
+
     # stats
     p = ctl.run("stats", "--json")
     st = parse_json(p, "stats --json")
