@@ -221,7 +221,9 @@ static int scan_proc(Scan *s) {
                 m.uid = stat(path, &st) >= 0 ? st.st_uid : (uid_t)-1;
                 proc_read_text(m.pid, "comm", m.comm, sizeof(m.comm), false);
                 proc_read_text(m.pid, "cmdline", m.cmdline, sizeof(m.cmdline), true);
-                qsort(m.fds, m.n_fds, sizeof(*m.fds), int_cmp);
+                /* qsort(NULL, 0, ...) is undefined behaviour, however harmless in practice. */
+                if (m.n_fds > 0)
+                        qsort(m.fds, m.n_fds, sizeof(*m.fds), int_cmp);
                 if (grow((void **)&s->list, s->n, sizeof(*s->list)) < 0) {
                         free(m.maps);
                         free(m.fds);
@@ -231,7 +233,8 @@ static int scan_proc(Scan *s) {
                 s->list[s->n++] = m;
         }
         closedir(d);
-        qsort(s->list, s->n, sizeof(*s->list), mapper_cmp);
+        if (s->n > 0)
+                qsort(s->list, s->n, sizeof(*s->list), mapper_cmp);
         return r < 0 ? r : 0;
 }
 
