@@ -5,6 +5,11 @@
  * pidfd taken at connect (SO_PEERPIDFD) pins the process: it polls readable
  * once the process has exited, so /proc/PID is read only while the pidfd
  * says the process lives, and the answer is dropped if it died meanwhile.
+ *
+ * Known cost: reading /proc/PID/cmdline takes the target's mmap lock, so a
+ * client holding its own mmap lock for long could delay this (admin-only)
+ * request and the loop with it. Moving the reads to a worker thread would
+ * remove that; comm alone needs no such lock.
  */
 #include <errno.h>
 #include <fcntl.h>
