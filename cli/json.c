@@ -80,6 +80,14 @@ void json_uint(JsonWriter *w, uint64_t v) {
         fprintf(w->f, "%" PRIu64, v);
 }
 
+void json_hex(JsonWriter *w, const uint8_t *data, size_t len) {
+        json_item(w);
+        fputc('"', w->f);
+        for (size_t i = 0; i < len; i++)
+                fprintf(w->f, "%02x", data[i]);
+        fputc('"', w->f);
+}
+
 void json_bool(JsonWriter *w, bool b) {
         json_item(w);
         fputs(b ? "true" : "false", w->f);

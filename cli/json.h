@@ -29,6 +29,8 @@ void json_key(JsonWriter *w, const char *key);
 void json_string(JsonWriter *w, const char *s);
 void json_uint(JsonWriter *w, uint64_t v);
 void json_bool(JsonWriter *w, bool b);
+/* Bytes as a string of lowercase hex digit pairs. */
+void json_hex(JsonWriter *w, const uint8_t *data, size_t len);
 /* Ends the document with a newline. */
 void json_finish(JsonWriter *w);
 

@@ -5,6 +5,7 @@
  * are printed as numbers rather than hidden.
  */
 #include <errno.h>
+#include <sys/sysmacros.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -141,7 +142,7 @@ static const char *id_to_string(IdName *cache, uint32_t id, const char *name,
         return strcpy(buf, cache->name);
 }
 
-static const char *user_to_string(uint32_t uid, char buf[static REGION_NAME_MAX]) {
+const char *user_to_string(uint32_t uid, char buf[static REGION_NAME_MAX]) {
         static IdName cache;
         struct passwd *pw;
 
@@ -180,7 +181,7 @@ static char *flags_format(uint32_t flags, char *buf, size_t len) {
 #define FLAGS_FORMAT_MAX 64
 
 /* ISO 8601 in local time with a numeric offset: 2025-01-31T14:05:09+01:00. */
-static const char *timestamp_format(uint64_t usec, char *buf, size_t len) {
+const char *timestamp_format(uint64_t usec, char *buf, size_t len) {
         time_t sec = (time_t)(usec / 1000000);
         struct tm tm;
         char tz[8];
@@ -196,7 +197,6 @@ static const char *timestamp_format(uint64_t usec, char *buf, size_t len) {
         return buf;
 }
 
-#define TIMESTAMP_FORMAT_MAX 64
 
 const char *const region_table_headers[REGION_TABLE_COLUMNS] = {
         "NAME", ">SIZE", "PAGE", "SHARING", "LIFETIME", "OWNER", "MODE", "LOCKED", ">HOLDERS",
@@ -259,6 +259,9 @@ void region_info_show(FILE *f, const struct shmb_region_info *info) {
                 fprintf(f, "%-15s 0 (none obtained: the system's shmem THP setting decides)\n", "huge pages:");
         else if (info->page_size != 4096 && info->page_size != 0)
                 show_bytes(f, "huge pages:", info->huge_page_bytes);
+        if (info->ino)
+                fprintf(f, "%-15s %02x:%02x inode %" PRIu64 "\n", "memfd inode:", major((dev_t)info->dev),
+                        minor((dev_t)info->dev), info->ino);
 }
 
 /* Writes each comma-separated word of list as a JSON string. */
@@ -324,5 +327,9 @@ void region_info_json(JsonWriter *w, const struct shmb_region_info *info) {
         json_uint(w, info->resident_bytes);
         json_key(w, "huge_page_bytes");
         json_uint(w, info->huge_page_bytes);
+        json_key(w, "dev");
+        json_uint(w, info->dev);
+        json_key(w, "ino");
+        json_uint(w, info->ino);
         json_end_object(w);
 }

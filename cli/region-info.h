@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,12 @@ int lifetime_from_string(const char *s);         /* SHMB_* or -EINVAL */
 const char *page_size_to_string(uint64_t page_size, char buf[static REGION_NAME_MAX]);
 /* Accepts 4k, 2M, 1G (any spelling size_parse() takes) and "thp"; -EINVAL otherwise. */
 int page_size_from_string(const char *s, uint64_t *ret);
+
+/* User name of uid, or the number; cached for repeated lookups. */
+const char *user_to_string(uint32_t uid, char buf[static REGION_NAME_MAX]);
+/* ISO 8601 local time with offset: 2025-01-31T14:05:09+01:00. */
+#define TIMESTAMP_FORMAT_MAX 64
+const char *timestamp_format(uint64_t usec, char *buf, size_t len);
 
 /* Columns of region_info_table_row(), for table_new(). */
 #define REGION_TABLE_COLUMNS 9

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "json.h"
 #include "macro.h"
 #include "quota-info.h"
@@ -28,34 +30,6 @@
 #include "shmbroker.h"
 #include "table.h"
 #include "util.h"
-
-#define PROGRAM "shmbrokerctl"
-#define EXIT_USAGE 2
-
-/* Option ids: printable characters double as short options. */
-enum {
-        ARG_HELP = 'h',
-        ARG_JSON = 'j',
-        ARG_VERSION = 'V',
-        ARG_SOCKET = 0x100,
-        ARG_MODE,
-        ARG_LIFETIME,
-        ARG_SHARING,
-        ARG_PAGE_SIZE,
-        ARG_LOCKED,
-        ARG_PREALLOC,
-        ARG_ALL,
-};
-
-typedef struct Ctl {
-        const char *socket_path;
-        bool json;
-        bool help;
-        bool version;
-        shmb_conn *conn;
-        struct shmb_create_opts create;
-        bool all;
-} Ctl;
 
 typedef struct VerbOption {
         const char *name;
@@ -116,7 +90,7 @@ static void usage_hint(const char *verb) {
 }
 
 /* "shmbrokerctl: VERB: message", a hint, and EXIT_USAGE. */
-_printf_(2, 3) static int usage_error(const char *verb, const char *fmt, ...) {
+_printf_(2, 3) int usage_error(const char *verb, const char *fmt, ...) {
         va_list ap;
 
         fputs(PROGRAM ": ", stderr);
@@ -134,7 +108,7 @@ _printf_(2, 3) static int usage_error(const char *verb, const char *fmt, ...) {
  * "shmbrokerctl: VERB NAME: message", and EXIT_FAILURE. The daemon's or the
  * library's message names the cause already; strerror only when there is none.
  */
-static int ctl_fail(const Ctl *ctl, const char *verb, const char *name, int r) {
+int ctl_fail(const Ctl *ctl, const char *verb, const char *name, int r) {
         const char *msg = ctl->conn ? shmb_conn_error(ctl->conn) : NULL;
 
         fprintf(stderr, PROGRAM ": %s%s%s: %s\n", verb, name ? " " : "", name ?: "",
@@ -142,7 +116,7 @@ static int ctl_fail(const Ctl *ctl, const char *verb, const char *name, int r) {
         return EXIT_FAILURE;
 }
 
-static int ctl_connect(Ctl *ctl) {
+int ctl_connect(Ctl *ctl) {
         const char *msg;
         int r;
 
@@ -163,7 +137,7 @@ static int ctl_connect(Ctl *ctl) {
         return EXIT_FAILURE;
 }
 
-static int check_name(const char *verb, const char *name) {
+int check_name(const char *verb, const char *name) {
         const char *why;
 
         if (!name_is_valid(name, strlen(name), &why))
@@ -175,17 +149,131 @@ static int check_name(const char *verb, const char *name) {
 
 /* Rows go straight into the table or the JSON text: one copy of each region, not two. */
 typedef struct ListOutput {
+        const Ctl *ctl;
         Table *table;           /* human output */
         JsonWriter json;        /* --json output, into a memory stream */
+        /* Sorted by anything but name (the daemon's order): collected first. */
+        struct shmb_region_info *infos;
+        size_t n_infos, cap_infos;
 } ListOutput;
 
-static int list_add(const struct shmb_region_info *info, void *userdata) {
-        ListOutput *o = userdata;
-
+static int list_emit(ListOutput *o, const struct shmb_region_info *info) {
         if (o->table)
                 return region_info_table_row(o->table, info);
         region_info_json(&o->json, info);
         return 0;
+}
+
+static int list_add(const struct shmb_region_info *info, void *userdata) {
+        ListOutput *o = userdata;
+
+        if (o->ctl->have_owner && info->uid != o->ctl->owner)
+                return 0;
+        if (o->ctl->sort == SORT_NAME && !o->ctl->reverse)
+                return list_emit(o, info);
+        if (o->n_infos == o->cap_infos) {
+                size_t cap = o->cap_infos ? 2 * o->cap_infos : 256;
+                struct shmb_region_info *n = realloc(o->infos, cap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                o->infos = n;
+                o->cap_infos = cap;
+        }
+        o->infos[o->n_infos++] = *info;
+        return 0;
+}
+
+#define CMP(a, b) (((a) > (b)) - ((a) < (b)))
+
+/* Ties are broken by name, so the order is total and stable across runs. */
+static int cmp_size(const void *a, const void *b) {
+        const struct shmb_region_info *x = a, *y = b;
+
+        return CMP(x->size, y->size) ?: strcmp(x->name, y->name);
+}
+
+static int cmp_owner(const void *a, const void *b) {
+        const struct shmb_region_info *x = a, *y = b;
+
+        return CMP(x->uid, y->uid) ?: strcmp(x->name, y->name);
+}
+
+static int cmp_created(const void *a, const void *b) {
+        const struct shmb_region_info *x = a, *y = b;
+
+        return CMP(x->created_usec, y->created_usec) ?: CMP(x->id, y->id);
+}
+
+static int cmp_name(const void *a, const void *b) {
+        const struct shmb_region_info *x = a, *y = b;
+
+        return strcmp(x->name, y->name);
+}
+
+static int list_flush_sorted(ListOutput *o) {
+        static int (*const cmps[])(const void *, const void *) = {
+                [SORT_NAME] = cmp_name,
+                [SORT_SIZE] = cmp_size,
+                [SORT_OWNER] = cmp_owner,
+                [SORT_CREATED] = cmp_created,
+        };
+        int r;
+
+        if (o->n_infos > 0)
+                qsort(o->infos, o->n_infos, sizeof(*o->infos), cmps[o->ctl->sort]);
+        for (size_t i = 0; i < o->n_infos; i++) {
+                r = list_emit(o, &o->infos[o->ctl->reverse ? o->n_infos - 1 - i : i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_owner(const char *s, uid_t *ret) {
+        struct passwd *pw;
+        char *end;
+        unsigned long v;
+
+        pw = getpwnam(s);
+        if (pw) {
+                *ret = pw->pw_uid;
+                return 0;
+        }
+        if (!*s || strspn(s, "0123456789") != strlen(s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || v >= UINT32_MAX)
+                return -EINVAL;
+        *ret = (uid_t)v;
+        return 0;
+}
+
+static int list_option(Ctl *ctl, int id, const char *arg) {
+        static const char *const keys[] = {
+                [SORT_NAME] = "name", [SORT_SIZE] = "size", [SORT_OWNER] = "owner", [SORT_CREATED] = "created",
+        };
+
+        switch (id) {
+        case ARG_SORT:
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (strcmp(arg, keys[i]) == 0) {
+                                ctl->sort = (SortKey)i;
+                                return 0;
+                        }
+                return usage_error("list", "invalid --sort '%s': expected name, size, owner or created", arg);
+        case ARG_REVERSE:
+                ctl->reverse = true;
+                return 0;
+        case ARG_OWNER:
+                if (parse_owner(arg, &ctl->owner) < 0)
+                        return usage_error("list", "invalid --owner '%s': no such user, and not a uid", arg);
+                ctl->have_owner = true;
+                return 0;
+        default:
+                return EXIT_USAGE;
+        }
 }
 
 static int verb_list(Ctl *ctl, char **args, unsigned n_args) {
@@ -193,7 +281,7 @@ static int verb_list(Ctl *ctl, char **args, unsigned n_args) {
         _cleanup_free_ char *text = NULL;
         _cleanup_(fclosep) FILE *f = NULL;
         const char *prefix = n_args > 0 ? args[0] : NULL;
-        ListOutput o = {};
+        ListOutput o = { .ctl = ctl };
         size_t len;
         int r;
 
@@ -217,6 +305,9 @@ static int verb_list(Ctl *ctl, char **args, unsigned n_args) {
         if (r != EXIT_SUCCESS)
                 return r;
         r = shmb_list(ctl->conn, prefix, list_add, &o);
+        if (r >= 0)
+                r = list_flush_sorted(&o);
+        free(o.infos);
         if (r < 0)
                 return ctl_fail(ctl, "list", prefix, r);
 
@@ -395,6 +486,17 @@ static int verb_delete(Ctl *ctl, char **args, unsigned n_args) {
         r = shmb_delete(ctl->conn, args[0]);
         if (r < 0)
                 return ctl_fail(ctl, "delete", args[0], r);
+        if (ctl->json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_key(&w, "name");
+                json_string(&w, args[0]);
+                json_key(&w, "deleted");
+                json_bool(&w, true);
+                json_end_object(&w);
+                json_finish(&w);
+        }
         return EXIT_SUCCESS;
 }
 
@@ -479,13 +581,64 @@ static const VerbOption create_options[] = {
         { NULL }
 };
 
+static const VerbOption list_options[] = {
+        { "sort", "KEY", ARG_SORT, "Order by name (default), size, owner or created" },
+        { "reverse", NULL, ARG_REVERSE, "Reverse the order" },
+        { "owner", "USER", ARG_OWNER, "Only regions owned by USER (name or uid)" },
+        { NULL }
+};
+
+static int parse_u64_option(const char *verb, const char *opt, const char *arg, uint64_t *ret) {
+        if (size_parse(arg, ret) < 0)
+                return usage_error(verb, "invalid --%s '%s': expected bytes with an optional K, M, G or T suffix",
+                                   opt, arg);
+        return 0;
+}
+
+static int dump_option(Ctl *ctl, int id, const char *arg) {
+        switch (id) {
+        case ARG_OFFSET:
+                return parse_u64_option("dump", "offset", arg, &ctl->offset);
+        case ARG_LENGTH:
+                ctl->have_length = true;
+                return parse_u64_option("dump", "length", arg, &ctl->length);
+        default:
+                return EXIT_USAGE;
+        }
+}
+
+static const VerbOption dump_options[] = {
+        { "offset", "BYTES", ARG_OFFSET, "Start this many bytes into the region (default 0)" },
+        { "length", "BYTES", ARG_LENGTH, "Dump at most this many bytes (default: to the end)" },
+        { NULL }
+};
+
+static int watch_option(Ctl *ctl, int id, const char *arg) {
+        if (id != ARG_COUNT)
+                return EXIT_USAGE;
+        if (!*arg || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 18)
+                return usage_error("watch", "invalid --count '%s': expected a number of events", arg);
+        ctl->count = strtoull(arg, NULL, 10);
+        return 0;
+}
+
+static const VerbOption watch_options[] = {
+        { "count", "N", ARG_COUNT, "Exit after N events (default: run until interrupted)" },
+        { NULL }
+};
+
 static const Verb verbs[] = {
         {
                 .name = "list",
                 .args = "[PREFIX]",
                 .min_args = 0, .max_args = 1,
                 .run = verb_list,
+                .option = list_option,
+                .options = list_options,
                 .help = "List regions, or those whose name starts with PREFIX",
+                .description =
+                        "The daemon sends the list in pages, in byte order of names, so that other\n"
+                        "clients are served in between; sorting by another key happens here.",
         },
         {
                 .name = "show",
@@ -526,6 +679,59 @@ static const Verb verbs[] = {
                 .description =
                         "USER is a name or a uid; other users' quotas need root or the admin group.\n"
                         "A limit of 0 (JSON) or \"unlimited\" means no limit.",
+        },
+        {
+                .name = "holders",
+                .args = "NAME",
+                .min_args = 1, .max_args = 1,
+                .run = verb_holders,
+                .help = "Show the connections holding handles on a region",
+                .description =
+                        "pid, uid and command of each connection with a handle. The daemon checks\n"
+                        "each process with a pidfd taken at connect: one that exited is shown as\n"
+                        "gone, never confused with a new process that got its pid. Root may ask\n"
+                        "about any region, an owner about its own.",
+        },
+        {
+                .name = "mappers",
+                .args = "NAME",
+                .min_args = 1, .max_args = 1,
+                .run = verb_mappers,
+                .help = "Show the processes that map the region or hold a descriptor of it",
+                .description =
+                        "Scans /proc/PID/maps and /proc/PID/fd for the region's memfd inode (device\n"
+                        "and inode number, never its name). Processes that mapped the region and\n"
+                        "closed their descriptor are found too. Without root only your own\n"
+                        "processes can be inspected; the output says so.",
+        },
+        {
+                .name = "stats",
+                .args = "",
+                .min_args = 0, .max_args = 0,
+                .run = verb_stats,
+                .help = "Show the daemon's counters",
+        },
+        {
+                .name = "watch",
+                .args = "",
+                .min_args = 0, .max_args = 0,
+                .run = verb_watch,
+                .option = watch_option,
+                .options = watch_options,
+                .help = "Print events (create, open, close, delete, publish...) as they happen",
+                .description =
+                        "Only events of regions you may inspect are shown. With --json, one JSON\n"
+                        "object per line. A watcher too slow to keep up loses events, and is told\n"
+                        "how many.",
+        },
+        {
+                .name = "dump",
+                .args = "NAME",
+                .min_args = 1, .max_args = 1,
+                .run = verb_dump,
+                .option = dump_option,
+                .options = dump_options,
+                .help = "Print a region's bytes like hexdump -C, through a read-only mapping",
         },
 };
 

@@ -38,6 +38,12 @@ struct shmb_conn {
         bool admin;
 
         char error[CONN_ERROR_MAX]; /* message of the last failed call */
+
+        /* Events received while waiting for responses: a ring, see events.c. */
+        bool subscribed;
+        struct shmb_event *events;
+        size_t events_head, n_events;
+        uint64_t events_lost;       /* dropped here because the ring was full */
 };
 
 struct shmb_region {
@@ -71,6 +77,9 @@ extern __thread char connect_error[CONN_ERROR_MAX];
  * the connection's message is set and a negative errno-style code returned.
  */
 int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd);
+/* Receives one packet: *ret NULL when it was an event, queued. Sets *ret_fd (or -1). */
+int conn_recv_response(shmb_conn *c, WireResponse **ret, int *ret_fd);
+void conn_mark_dead(shmb_conn *c);
 /*
  * Sends req without waiting: for requests the daemon answers with nothing
  * (CloseRequest.no_reply). c->lock must be held.
@@ -84,6 +93,10 @@ void conn_link_region(shmb_conn *c, shmb_region *r);
 void conn_unlink_region(shmb_conn *c, shmb_region *r);
 /* Checks a region name, setting the connection's message on failure. */
 int conn_check_name(shmb_conn *c, const char *name);
+
+/* events.c */
+/* Appends a received event to the ring (counting it as lost when full). */
+int conn_queue_event(shmb_conn *c, const Shmbroker__V1__Event *ev);
 
 /* region.c */
 /* Converts the daemon's description, refusing what the protocol rules out. */

@@ -21,7 +21,7 @@
 #include "client-internal.h"
 #include "util.h"
 
-static void conn_mark_dead(shmb_conn *c) {
+void conn_mark_dead(shmb_conn *c) {
         if (c->dead)
                 return;
         c->dead = true;
@@ -106,24 +106,17 @@ int conn_post(shmb_conn *c, WireRequest *req) {
         return conn_send(c, req, &lost);
 }
 
-/* One request and its response on the current socket; *lost says whether the daemon went away. */
-static int conn_exchange(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd,
-                         int *lost) {
+/*
+ * Receives and decodes one packet. An event (id 0, STATUS_OK, body event)
+ * on a subscribed connection is queued and reported as 0 with *ret NULL.
+ * *lost says whether the daemon went away.
+ */
+static int recv_response(shmb_conn *c, WireResponse **ret, int *ret_fd, int *lost) {
         _cleanup_response_ WireResponse *resp = NULL;
         _cleanup_close_ int fd = -1;
         size_t len;
         int r;
 
-        *lost = LOST_NONE;
-        req->id = c->next_id++;
-        r = conn_send(c, req, lost);
-        if (r < 0)
-                return r;
-
-        /*
-         * Only one request is ever in flight, so the next packet must be its
-         * response, or an id-0 notice that the daemon is dropping us.
-         */
         do
                 r = wire_recv(c->fd, c->buf, WIRE_MAX_PACKET, &len, &fd);
         while (r == -EINTR);
@@ -150,6 +143,56 @@ static int conn_exchange(shmb_conn *c, WireRequest *req, int expect_case, WireRe
                 conn_mark_dead(c);
                 return conn_errorf(c, -EPROTO, "the daemon sent an undecodable response of %zu bytes", len);
         }
+        if (resp->id == 0 && resp->status == SHMBROKER__V1__STATUS__STATUS_OK &&
+            resp->body_case == SHMBROKER__V1__RESPONSE__BODY_EVENT) {
+                if (!c->subscribed || fd >= 0 || !resp->event) {
+                        conn_mark_dead(c);
+                        return conn_errorf(c, -EPROTO, "the daemon sent an event %s",
+                                           !c->subscribed ? "to a connection that did not subscribe"
+                                                          : "with a descriptor or without a body");
+                }
+                r = conn_queue_event(c, resp->event);
+                if (r < 0) {
+                        conn_mark_dead(c);
+                        return r;
+                }
+                *ret = NULL;
+                return 0;
+        }
+        *ret_fd = TAKE_FD(fd);
+        *ret = TAKE_PTR(resp);
+        return 0;
+}
+
+int conn_recv_response(shmb_conn *c, WireResponse **ret, int *ret_fd) {
+        int lost = LOST_NONE;
+
+        return recv_response(c, ret, ret_fd, &lost);
+}
+
+/* One request and its response on the current socket; *lost says whether the daemon went away. */
+static int conn_exchange(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd,
+                         int *lost) {
+        _cleanup_response_ WireResponse *resp = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        *lost = LOST_NONE;
+        req->id = c->next_id++;
+        r = conn_send(c, req, lost);
+        if (r < 0)
+                return r;
+
+        /*
+         * Only one request is ever in flight, so the next packet must be its
+         * response, an event (queued for shmb_next_event()), or an id-0
+         * notice that the daemon is dropping us.
+         */
+        do {
+                r = recv_response(c, &resp, &fd, lost);
+                if (r < 0)
+                        return r;
+        } while (!resp);
 
         if (resp->id != req->id) {
                 conn_mark_dead(c);
@@ -319,6 +362,7 @@ static shmb_conn *conn_free(shmb_conn *c) {
                 return NULL;
         safe_close(c->fd);
         free(c->buf);
+        free(c->events);
         (void)pthread_mutex_destroy(&c->lock);
         free(c);
         return NULL;

@@ -53,6 +53,8 @@ int region_info_from_wire(shmb_conn *c, const WireRegion *w, struct shmb_region_
                 .locked_bytes = w->locked_bytes,
                 .resident_bytes = w->resident_bytes,
                 .huge_page_bytes = w->huge_page_bytes,
+                .dev = w->dev,
+                .ino = w->ino,
         };
         memcpy(ret->name, w->name, n); /* n <= SHMB_NAME_MAX, the rest is zero */
         return 0;

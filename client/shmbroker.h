@@ -80,7 +80,9 @@ struct shmb_region_info {
         uint64_t locked_bytes;   /* bytes the daemon holds mlocked */
         uint64_t resident_bytes; /* bytes allocated, the daemon's own view */
         uint64_t huge_page_bytes; /* bytes on huge pages: all of a 2M/1G region; THP: what the daemon saw */
-        uint64_t reserved[7];
+        uint64_t dev;            /* st_dev of the memfd's inode (0: daemon did not say) */
+        uint64_t ino;            /* st_ino: /proc/PID/maps show regions by (dev, ino) */
+        uint64_t reserved[5];
 };
 
 /*
@@ -148,6 +150,87 @@ int shmb_quota(shmb_conn *c, uint32_t uid, struct shmb_quota *ret);
 /* Admins: calls fn for every uid that holds regions, handles or connections, in uid order. */
 typedef int (*shmb_quota_fn)(const struct shmb_quota *q, void *userdata);
 int shmb_quota_list(shmb_conn *c, shmb_quota_fn fn, void *userdata);
+
+/* One handle on a region and the process whose connection holds it (shmb_holders()). */
+#define SHMB_CMDLINE_MAX 512
+struct shmb_holder {
+        uint64_t handle;         /* the handle id on its connection */
+        uint64_t connection;     /* connection id, unique for the daemon's lifetime */
+        int access;              /* SHMB_READ or SHMB_READ_WRITE */
+        bool creator;            /* the handle made by create */
+        bool gone;               /* the process that connected has exited (pid may be reused) */
+        bool verified;           /* the daemon checks the process through a pidfd */
+        uint32_t pid, uid, gid;  /* SO_PEERCRED at connect */
+        char comm[17];           /* "" when the daemon could not read it */
+        char cmdline[SHMB_CMDLINE_MAX + 1]; /* arguments joined by spaces; "" when unknown */
+        uint64_t reserved[4];
+};
+/*
+ * The handles held on region name, over all connections. Root may ask about
+ * any region, an owner about its own (others: -EACCES). On success *ret is
+ * an array of *ret_n entries to release with free(), and *ret_total (when
+ * not NULL) the number of handles, larger than *ret_n when the daemon's
+ * packet could not carry them all.
+ */
+int shmb_holders(shmb_conn *c, const char *name, struct shmb_holder **ret, size_t *ret_n, size_t *ret_total);
+
+/* The daemon's counters (shmb_stats()). Anyone may read them. */
+#define SHMB_COUNTERS_MAX 48
+struct shmb_counter {
+        char name[32];           /* request type ("create") or status ("not-found") */
+        uint64_t value;
+};
+struct shmb_stats {
+        uint64_t uptime_usec;
+        uint32_t connections;    /* open now */
+        uint32_t regions;
+        uint64_t connections_total;
+        uint64_t bytes;          /* sum of region sizes */
+        uint64_t locked_bytes;
+        uint64_t requests, errors, protocol_violations;
+        uint32_t subscribers;
+        uint64_t events, events_dropped;
+        size_t n_requests_by_type, n_errors_by_status;
+        struct shmb_counter requests_by_type[SHMB_COUNTERS_MAX]; /* non-zero ones */
+        struct shmb_counter errors_by_status[SHMB_COUNTERS_MAX];
+        uint64_t reserved[8];
+};
+int shmb_stats(shmb_conn *c, struct shmb_stats *ret);
+
+/* Live events (shmb_subscribe(), shmb_next_event()). */
+enum {
+        SHMB_EVENT_CREATE = 1,
+        SHMB_EVENT_OPEN = 2,
+        SHMB_EVENT_CLOSE = 3,         /* a handle released (close or disconnect) */
+        SHMB_EVENT_DELETE = 4,        /* deleted, or its lifetime ended */
+        SHMB_EVENT_PUBLISH = 5,
+        SHMB_EVENT_QUOTA_REFUSED = 6, /* a create refused by a quota */
+        SHMB_EVENT_MAPPED = 7,        /* single-writer region sealed after its creator mapped it */
+};
+struct shmb_event {
+        int type;                /* SHMB_EVENT_*; unknown values from newer daemons pass through */
+        char region[SHMB_NAME_MAX + 1];
+        uint32_t uid, pid;       /* of the connection that caused it (pid 0: unknown) */
+        uint64_t time_usec;      /* CLOCK_REALTIME */
+        uint64_t seq;            /* daemon-wide event number */
+        uint64_t dropped;        /* events lost for this subscriber just before this one */
+        uint64_t reserved[4];
+};
+/*
+ * Subscribes c to events of the regions the caller may stat. Events are
+ * queued by the library (other calls on c go on working) and read with
+ * shmb_next_event(). A subscriber that reads too slowly loses events, never
+ * its connection: the loss is counted in the next event's `dropped`.
+ */
+int shmb_subscribe(shmb_conn *c);
+/*
+ * The next event: waits up to timeout_ms (negative: for ever), then
+ * -ETIMEDOUT. Holds c's lock while waiting: use a connection of its own
+ * for events when other threads make calls. Name of a type: shmb_event_type_name().
+ */
+int shmb_next_event(shmb_conn *c, struct shmb_event *ret, int timeout_ms);
+/* "create", "open", ...; "unknown" for others. */
+const char *shmb_event_type_name(int type);
 
 void *shmb_region_data(const shmb_region *r);
 uint64_t shmb_region_size(const shmb_region *r);

@@ -16,6 +16,8 @@
 #include "conn.h"
 #include "rbtree.h"
 #include "dispatch.h"
+#include "events.h"
+#include "introspect.h"
 #include "log.h"
 #include "publish.h"
 #include "region.h"
@@ -79,6 +81,7 @@ int conn_new(Conn **ret, Server *s, int fd) {
         }
         c->server = s;
         c->fd = fd;
+        c->pidfd = -1;
         c->next_handle = 1;
         c->out_tail = &c->out_head;
         RB_INIT(&c->handles);
@@ -92,6 +95,7 @@ int conn_new(Conn **ret, Server *s, int fd) {
         c->uid = cred.uid;
         c->gid = cred.gid;
         c->pid = cred.pid;
+        c->pidfd = introspect_peer_pidfd(fd);
         r = peer_groups(fd, &c->groups, &c->n_groups);
         if (r < 0)
                 goto fail;
@@ -119,6 +123,7 @@ int conn_new(Conn **ret, Server *s, int fd) {
         LIST_INSERT_HEAD(&s->conns, c, link);
         s->n_conns++;
         s->stats.connections_total++;
+        c->id = s->stats.connections_total;
         *ret = c;
         return 0;
 fail:
@@ -131,6 +136,7 @@ fail:
                 event_free(c->cev);
         quota_release(&c->charge);
         free(c->groups);
+        safe_close(c->pidfd);
         safe_close(c->fd);
         free(c);
         return r;
@@ -157,8 +163,10 @@ Conn *conn_free(Conn *c) {
         publish_conn_gone(c);
         while ((h = RB_MIN(handle_tree, &c->handles)))
                 conn_handle_release(c, h);
-        while ((r = LIST_FIRST(&c->owned)))
+        while ((r = LIST_FIRST(&c->owned))) {
+                events_emit(c->server, SHMBROKER__V1__EVENT_TYPE__EVENT_DELETE, r, c);
                 registry_destroy(&c->server->registry, r);
+        }
         if (c->rev)
                 event_free(c->rev);
         if (c->wev)
@@ -168,7 +176,9 @@ Conn *conn_free(Conn *c) {
         out_clear(c);
         LIST_REMOVE(c, link);
         quota_release(&c->charge);
+        events_conn_gone(c);
         free(c->groups);
+        safe_close(c->pidfd);
         safe_close(c->fd);
         free(c);
         return NULL;
@@ -355,6 +365,7 @@ Handle *conn_handle_add(Conn *c, Region *r, int access, QuotaCharge *charge) {
         h->id = c->next_handle++;
         h->region = r;
         h->access = access;
+        h->conn = c;
         RB_INSERT(handle_tree, &c->handles, h);
         c->n_handles++;
         LIST_INSERT_HEAD(&r->handles, h, region_link);
@@ -376,11 +387,14 @@ void conn_handle_release(Conn *c, Handle *h) {
         if (r) {
                 LIST_REMOVE(h, region_link);
                 r->n_handles--;
+                events_emit(c->server, SHMBROKER__V1__EVENT_TYPE__EVENT_CLOSE, r, c);
                 /* A creator gone before publishing leaves a region nobody could ever use. */
                 if (((r->lifetime == SHMBROKER__V1__LIFETIME__LIFETIME_REFCOUNTED || r->orphaned) &&
                      r->n_handles == 0 && !r->in_grace) ||
-                    (h->creator && !r->published))
+                    (h->creator && !r->published)) {
+                        events_emit(c->server, SHMBROKER__V1__EVENT_TYPE__EVENT_DELETE, r, c);
                         registry_destroy(&c->server->registry, r);
+                }
         }
         quota_release(&h->charge);
         free(h);

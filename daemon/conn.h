@@ -33,6 +33,7 @@ struct Handle {
         int access;     /* SHMBROKER__V1__ACCESS__* */
         bool creator;   /* made by create: may map writable, publish */
         QuotaCharge charge; /* one handle of the connection's uid */
+        struct Conn *conn; /* the connection holding it (holders listing) */
 };
 typedef struct Handle Handle;
 
@@ -48,6 +49,10 @@ struct Conn {
         uid_t uid;
         gid_t gid;
         pid_t pid;
+        int pidfd;             /* SO_PEERPIDFD at connect, or -1: tells a gone process from a reused pid */
+        uint64_t id;           /* unique for the daemon's lifetime */
+        bool subscribed;       /* receives Event messages (events.h) */
+        uint64_t events_dropped; /* events not sent since the last one that was */
         gid_t *groups;
         unsigned n_groups;
         bool hello_done;

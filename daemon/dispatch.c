@@ -16,6 +16,8 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "fdstore.h"
+#include "events.h"
+#include "introspect.h"
 #include "log.h"
 #include "memory.h"
 #include "publish.h"
@@ -31,6 +33,7 @@ typedef Shmbroker__V1__Response Response;
 #define LIFETIME(x) SHMBROKER__V1__LIFETIME__LIFETIME_##x
 #define SHARING(x) SHMBROKER__V1__SHARING__SHARING_##x
 #define ACCESS(x) SHMBROKER__V1__ACCESS__ACCESS_##x
+#define EVENT(x) SHMBROKER__V1__EVENT_TYPE__EVENT_##x
 
 /* Enough for one packet of the shortest entries. */
 #define LIST_MAX_ENTRIES 2048
@@ -275,6 +278,7 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                                          LOG_PEER(c)),
                    "uid %u pid %d created region '%s' (%llu bytes)", (unsigned)c->uid, (int)c->pid,
                    r->name, (unsigned long long)r->size);
+        events_emit(s, EVENT(CREATE), r, c);
 
         shmbroker__v1__create_reply__init(&rep->u.create);
         rep->u.create.handle = h->id;
@@ -329,6 +333,7 @@ static int open_reply(Conn *c, Region *r, int access, Reply *rep) {
         rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_OPEN;
         rep->resp.open = &rep->u.open;
         rep->fd = fd;
+        events_emit(c->server, EVENT(OPEN), r, c);
         return 0;
 }
 
@@ -412,6 +417,7 @@ static int handle_delete(Conn *c, const Request *req, Reply *rep) {
         log_fields(LOG_DEBUG, LOG_FIELDS(.message_id = SHMB_MESSAGE_REGION_DELETED, .region = r->name,
                                          LOG_PEER(c)),
                    "uid %u pid %d deleted region '%s'", (unsigned)c->uid, (int)c->pid, r->name);
+        events_emit(c->server, EVENT(DELETE), r, c);
         registry_destroy(&c->server->registry, r);
         shmbroker__v1__delete_reply__init(&rep->u.del);
         rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY_DELETE;
@@ -537,6 +543,7 @@ static int handle_mapped(Conn *c, const Request *req, Reply *rep) {
         }
         r->published = true;
         log_debug("single-writer region '%s' sealed after its creator mapped it", r->name);
+        events_emit(c->server, EVENT(MAPPED), r, c);
 
         shmbroker__v1__mapped_reply__init(&rep->u.mapped);
         reply_region(rep, r, false);
@@ -648,6 +655,18 @@ static int handle_quota(Conn *c, const Request *req, Reply *rep) {
         return 0;
 }
 
+static int handle_holders(Conn *c, const Request *req, Reply *rep) {
+        return introspect_holders(c, req, &rep->resp, rep->error, sizeof(rep->error));
+}
+
+static int handle_stats(Conn *c, const Request *req, Reply *rep) {
+        return introspect_stats(c, req, &rep->resp, rep->error, sizeof(rep->error));
+}
+
+static int handle_subscribe(Conn *c, const Request *req, Reply *rep) {
+        return introspect_subscribe(c, req, &rep->resp, rep->error, sizeof(rep->error));
+}
+
 typedef struct DispatchEntry {
         Handler handler;
         const char *name;
@@ -664,11 +683,15 @@ static const DispatchEntry dispatch_table[] = {
         [SHMBROKER__V1__REQUEST__BODY_MAPPED] = { handle_mapped, "mapped" },
         [SHMBROKER__V1__REQUEST__BODY_PUBLISH] = { handle_publish, "publish" },
         [SHMBROKER__V1__REQUEST__BODY_QUOTA] = { handle_quota, "quota" },
+        [SHMBROKER__V1__REQUEST__BODY_HOLDERS] = { handle_holders, "holders" },
+        [SHMBROKER__V1__REQUEST__BODY_STATS] = { handle_stats, "stats" },
+        [SHMBROKER__V1__REQUEST__BODY_SUBSCRIBE] = { handle_subscribe, "subscribe" },
 };
 
 static void send_reply(Conn *c, Reply *rep, uint64_t id, int status) {
         rep->resp.id = id;
         rep->resp.status = status;
+        c->server->stats.by_status[MIN((size_t)status, ELEMENTSOF(c->server->stats.by_status) - 1)]++;
         if (status != ST(OK)) {
                 /* A failed request carries no body and no fd. */
                 rep->resp.body_case = SHMBROKER__V1__RESPONSE__BODY__NOT_SET;
@@ -704,6 +727,7 @@ void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
                 return;
         }
         c->server->stats.requests++;
+        c->server->stats.by_type[MIN((size_t)req->body_case, ELEMENTSOF(c->server->stats.by_type) - 1)]++;
         if (!c->hello_done && req->body_case != SHMBROKER__V1__REQUEST__BODY_HELLO) {
                 dispatch_violation(c, req->id, "the first request must be hello (got request type %d)",
                                    (int)req->body_case);
@@ -739,6 +763,8 @@ void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
         }
         if (!rep.deferred || status != ST(OK))
                 send_reply(c, &rep, req->id, status);
+        if (status == ST(QUOTA_EXCEEDED) && req->body_case == SHMBROKER__V1__REQUEST__BODY_CREATE)
+                events_emit_name(c->server, EVENT(QUOTA_REFUSED), req->create->name, c);
         if (rep.disconnect)
                 conn_kill(c, LOG_NOTICE, rep.error);
 out:
@@ -788,4 +814,5 @@ void dispatch_finish_publish(Conn *c, uint64_t id, Region *r, uint64_t handle_id
         rep.resp.publish = &rep.u.publish;
         rep.fd = fd;
         send_reply(c, &rep, id, ST(OK));
+        events_emit(c->server, EVENT(PUBLISH), r, c);
 }

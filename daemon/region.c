@@ -304,8 +304,11 @@ void region_to_wire(const Region *r, WireRegion *w, bool with_usage) {
 
                 if (s >= 0)
                         w->seals = (uint32_t)s;
-                if (fstat(r->fd, &st) >= 0)
+                if (fstat(r->fd, &st) >= 0) {
                         w->resident_bytes = (uint64_t)st.st_blocks * 512u;
+                        w->dev = (uint64_t)st.st_dev;
+                        w->ino = (uint64_t)st.st_ino;
+                }
                 if (r->map && r->page_size == MEMORY_PAGE_THP && !r->page_note)
                         w->huge_page_bytes = memory_mapping_huge_bytes(r->map);
         }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "introspect.h"
 #include "log.h"
 #include "sealer.h"
 #include "util.h"
@@ -74,6 +75,7 @@ int server_new(Server **ret, int listen_fd, const char *bound_path, const Limits
         }
         s->listen_fd = listen_fd;
         s->limits = *limits;
+        s->stats.started_usec = introspect_monotonic_usec();
         registry_init(&s->registry);
         quota_init(&s->quota);
         LIST_INIT(&s->conns);

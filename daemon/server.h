@@ -42,6 +42,13 @@ typedef struct Stats {
         uint64_t errors;
         uint64_t connections_total;
         uint64_t protocol_violations;
+        uint64_t by_type[48];      /* requests by Request body case (last: any larger) */
+        uint64_t by_status[16];    /* responses by Status (last: any larger) */
+        uint64_t events;
+        uint64_t events_dropped;
+        uint64_t next_event_seq;
+        unsigned subscribers;
+        uint64_t started_usec;     /* CLOCK_MONOTONIC */
 } Stats;
 
 struct Server {

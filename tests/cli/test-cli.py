@@ -17,6 +17,7 @@ import time
 
 DAEMON = os.environ.get("SHMBROKERD")
 CTL = os.environ.get("SHMBROKERCTL")
+HOLD = os.environ.get("HOLD_REGION")  # tests/cli/hold-region.c
 failures = []
 
 
@@ -97,7 +98,7 @@ def test_all(ctl, tmp):
         check(entry.get("flags") == [] and entry.get("locked") is False, "cli/a no flags", entry)
         keys = ["name", "id", "size", "requested_size", "page_size", "sharing", "lifetime", "uid",
                 "gid", "mode", "mode_octal", "flags", "locked", "seals", "created_usec", "holders",
-                "published", "restart_safe", "locked_bytes", "resident_bytes", "huge_page_bytes"]
+                "published", "restart_safe", "locked_bytes", "resident_bytes", "huge_page_bytes", "dev", "ino"]
         check(list(entry.keys()) == keys, "region object has the documented keys in order", list(entry.keys()))
         check(abs(entry.get("created_usec", 0) / 1e6 - time.time()) < 600, "created_usec is recent", entry)
 
@@ -216,11 +217,265 @@ def test_all(ctl, tmp):
     p = ctl.run("--version", socket=False)
     check(p.returncode == 0 and p.stdout.startswith("shmbrokerctl "), "--version", describe(p))
 
+    test_inspect(ctl, tmp)
+
     # daemon down
     missing = os.path.join(tmp, "missing", "sock")
     p = ctl.run("--socket", missing, "list", socket=False)
     check(p.returncode == 1 and missing in p.stderr and "shmbrokerd running" in p.stderr,
           "missing socket exits 1 with a clear message", describe(p))
+
+
+def start_helper(ctl, name, mode):
+    p = subprocess.Popen([HOLD, ctl.socket, name, mode],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline().split()
+    if line[:1] != ["ready"]:
+        p.kill()
+        p.wait()
+        return None, 0
+    return p, int(line[1])
+
+
+def stop_helper(p):
+    p.stdin.close()
+    p.wait(timeout=5)
+
+
+def parse_json(p, what):
+    try:
+        return json.loads(p.stdout)
+    except ValueError as e:
+        check(False, f"{what}: output parses as JSON", f"{e}\n{describe(p)}")
+        return None
+
+
+def test_inspect(ctl, tmp):
+    p = ctl.run("create", "insp/a", "64K", "--mode", "0644")
+    check(p.returncode == 0, "create insp/a", describe(p))
+
+    # show: resident bytes, holders, inode identity
+    obj = parse_json(ctl.run("show", "--json", "insp/a"), "show insp/a")
+    if obj:
+        check(obj["holders"] == 0 and obj["resident_bytes"] == 0 and obj["ino"] > 0,
+              "show: no holders, nothing resident, an inode", obj)
+
+    # watch sees another client's events, in order
+    w = subprocess.Popen([CTL, "--socket", ctl.socket, "watch", "--json", "--count", "4"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The subscription is in place once stats counts a subscriber.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        st = parse_json(ctl.run("stats", "--json"), "stats")
+        if st and st.get("subscribers") == 1:
+            break
+        time.sleep(0.05)
+    ctl.run("create", "insp/w", "4K")
+    ctl.run("dump", "insp/w", "--length", "16")
+    ctl.run("delete", "insp/w")
+    try:
+        out, err = w.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        out, err = w.communicate()
+    events = []
+    for ln in out.splitlines():
+        try:
+            events.append(json.loads(ln))
+        except ValueError:
+            events.append({"bad": ln})
+    types = [(e.get("type"), e.get("region")) for e in events]
+    check(w.returncode == 0 and types == [("create", "insp/w"), ("close", "insp/w"), ("open", "insp/w"),
+                                          ("close", "insp/w")],
+          "watch --json sees create, close, open, close in order", f"{types}\n{err}")
+    # (delete was the fifth event: --count 4 stopped before it)
+    if events and "seq" in events[0]:
+        seqs = [e["seq"] for e in events]
+        check(seqs == sorted(seqs) and all(e["uid"] == os.getuid() and e["pid"] > 0 for e in events),
+              "events carry increasing seq, uid and pid", events)
+        check(set(events[0].keys()) == {"type", "region", "uid", "pid", "time_usec", "seq", "dropped"},
+              "event objects have the documented keys", events[0])
+
+    # holders: a library client's pid and command
+    if not HOLD:
+        check(False, "HOLD_REGION names the helper")
+        return
+    helper, hpid = start_helper(ctl, "insp/a", "keep")
+    check(helper is not None, "helper client opened insp/a")
+    if helper:
+        p = ctl.run("holders", "--json", "insp/a")
+        obj = parse_json(p, "holders --json")
+        if obj:
+            hs = obj.get("holders", [])
+            check(p.returncode == 0 and obj.get("region") == "insp/a" and obj.get("total") == 1 and len(hs) == 1,
+                  "holders --json lists one holder", obj)
+            if hs:
+                h = hs[0]
+                check(h["pid"] == hpid and h["uid"] == os.getuid() and h["access"] == "read"
+                      and h["cmdline"].startswith(HOLD + " ") and "insp/a keep" in h["cmdline"]
+                      and h["comm"] == "hold-region"
+                      and h["gone"] is False, "holder shows the client's pid, uid, access and command", h)
+                check(list(h.keys()) == ["handle", "connection", "access", "creator", "pid", "uid", "user", "gid",
+                                         "comm", "cmdline", "gone", "verified", "source"], "holder keys documented", h)
+                check(h["source"] == "daemon", "holder's command line comes from the daemon", h)
+        p = ctl.run("holders", "insp/a")
+        check(p.returncode == 0 and str(hpid) in p.stdout and "hold-region" in p.stdout
+              and p.stdout.splitlines()[0].split() == ["HANDLE", "ACCESS", "PID", "USER", "COMM", "COMMAND"],
+              "holders table shows pid and command", describe(p))
+        obj = parse_json(ctl.run("show", "--json", "insp/a"), "show with a holder")
+        check(obj is not None and obj["holders"] == 1, "show counts the holder", obj)
+        # mappers finds the helper through its mapping
+        obj = parse_json(ctl.run("mappers", "--json", "insp/a"), "mappers --json")
+        if obj:
+            procs = {pr["pid"]: pr for pr in obj.get("processes", [])}
+            pr = procs.get(hpid)
+            check(pr is not None and len(pr["mappings"]) == 1 and pr["mappings"][0]["perms"].startswith("r-")
+                  and pr["mappings"][0]["length"] == 65536 and pr["fds"] != [],
+                  "mappers finds the client's read-only mapping and its descriptor", obj)
+        stop_helper(helper)
+
+    # mappers: a process that mapped the region, then closed its descriptor
+    helper, hpid = start_helper(ctl, "insp/a", "closefd")
+    check(helper is not None, "helper client mapped insp/a and closed its fd")
+    if helper:
+        p = ctl.run("mappers", "--json", "insp/a")
+        obj = parse_json(p, "mappers --json (fd closed)")
+        if obj:
+            pr = next((x for x in obj["processes"] if x["pid"] == hpid), None)
+            check(pr is not None and pr["fds"] == [] and len(pr["mappings"]) == 1
+                  and pr["comm"] == "hold-region" and pr["uid"] == os.getuid(),
+                  "mappers finds a mapping whose descriptor was closed", obj)
+            check(set(obj.keys()) == {"region", "dev", "ino", "complete", "unreadable_processes", "processes"},
+                  "mappers keys documented", list(obj.keys()))
+        p = ctl.run("mappers", "insp/a")
+        check(p.returncode == 0 and str(hpid) in p.stdout and "r--s" in p.stdout, "mappers table", describe(p))
+        stop_helper(helper)
+        # gone: holders no longer lists it
+        obj = parse_json(ctl.run("holders", "--json", "insp/a"), "holders after exit")
+        check(obj is not None and obj["holders"] == [], "holders empty after the client exited", obj)
+
+    # A region whose lifetime ends gives a delete event, after the close of the handle that ended it.
+    w = subprocess.Popen([CTL, "--socket", ctl.socket, "watch", "--json", "--count", "3"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        st = parse_json(ctl.run("stats", "--json"), "stats")
+        if st and st.get("subscribers") == 1:
+            break
+        time.sleep(0.05)
+    ctl.run("create", "insp/o", "4K", "--lifetime", "owner")
+    try:
+        out, err = w.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        out, err = w.communicate()
+    types = [(e.get("type"), e.get("region")) for e in map(json.loads, out.splitlines())]
+    check(types == [("create", "insp/o"), ("close", "insp/o"), ("delete", "insp/o")],
+          "watch sees an owner region end with its creator", f"{types}\n{err}")
+
+    # stats
+    p = ctl.run("stats", "--json")
+    st = parse_json(p, "stats --json")
+    if st:
+        check(st["regions"] >= 1 and st["connections"] >= 1 and st["requests"] > 0
+              and st["requests_by_type"].get("hello", 0) > 0 and st["uptime_usec"] > 0
+              and st["errors_by_status"].get("not-found", 0) > 0 and st["events"] >= 4,
+              "stats --json counts regions, requests by type, errors by status, events", st)
+    p = ctl.run("stats")
+    check(p.returncode == 0 and "uptime:" in p.stdout and "requests:" in p.stdout, "stats human", describe(p))
+
+    # dump: hexdump -C format through a read-only mapping
+    p = ctl.run("dump", "insp/a", "--length", "40")
+    check(p.returncode == 0 and p.stdout == "00000000  " + " ".join(["00"] * 8) + "  " + " ".join(["00"] * 8)
+          + "  |................|\n*\n00000020  " + " ".join(["00"] * 8) + "  " + " " * 23
+          + "  |........|\n00000028\n", "dump looks like hexdump -C", describe(p))
+    obj = parse_json(ctl.run("dump", "--json", "insp/a", "--offset", "4K", "--length", "4"), "dump --json")
+    check(obj == {"region": "insp/a", "offset": 4096, "length": 4, "hex": "00000000"}, "dump --json", obj)
+    p = ctl.run("dump", "insp/a", "--offset", "1M")
+    check(p.returncode == 1 and "beyond" in p.stderr, "dump past the end exits 1", describe(p))
+    p = ctl.run("dump", "insp/a", "--length", "x")
+    check(p.returncode == 2, "dump with a bad length exits 2", describe(p))
+
+    # list: sort and filter
+    ctl.run("create", "insp/big", "1M")
+    ctl.run("create", "insp/small", "8K")
+    p = ctl.run("list", "insp/", "--sort", "size", "--json")
+    obj = parse_json(p, "list --sort size")
+    if obj:
+        check([r["name"] for r in obj["regions"]] == ["insp/small", "insp/a", "insp/big"], "list --sort size", obj)
+    p = ctl.run("list", "insp/", "--sort", "created", "--reverse")
+    names = [ln.split()[0] for ln in p.stdout.splitlines()[1:]]
+    check(names == ["insp/small", "insp/big", "insp/a"], "list --sort created --reverse", describe(p))
+    p = ctl.run("list", "--owner", "65534", "--json")
+    obj = parse_json(p, "list --owner")
+    check(obj == {"regions": []}, "list --owner 65534 shows none", obj)
+    p = ctl.run("list", "insp/", "--owner", "root" if os.getuid() == 0 else str(os.getuid()), "--json")
+    obj = parse_json(p, "list --owner self")
+    check(obj is not None and len(obj["regions"]) == 3, "list --owner self shows ours", obj)
+    p = ctl.run("list", "--sort", "colour")
+    check(p.returncode == 2, "list --sort with a bad key exits 2", describe(p))
+
+    # delete --json
+    obj = parse_json(ctl.run("delete", "--json", "insp/small"), "delete --json")
+    check(obj == {"name": "insp/small", "deleted": True}, "delete --json", obj)
+
+    # errors: unknown region for each verb that names one
+    for verb in ("holders", "mappers", "dump", "show"):
+        p = ctl.run(verb, "insp/nope")
+        check(p.returncode == 1 and p.stderr.startswith(f"shmbrokerctl: {verb} insp/nope: ")
+              and "no region" in p.stderr, f"{verb} of an unknown region exits 1", describe(p))
+
+    # permission: uid 65534 may not list holders of a region it does not own
+    if os.getuid() == 0:
+        # The socket's directory is private to the test; uid 65534 must reach the socket (mode 0666).
+        os.chmod(os.path.dirname(ctl.socket), 0o755)
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        argv = [CTL, "--socket", ctl.socket, "holders", "insp/a"]
+        p = subprocess.run(argv, capture_output=True, text=True, preexec_fn=as_nobody, timeout=10)
+        p.argv = argv
+        check(p.returncode == 1 and p.stderr.startswith("shmbrokerctl: holders insp/a: permission denied"),
+              "holders as uid 65534 is denied", describe(p))
+        argv = [CTL, "--socket", ctl.socket, "mappers", "--json", "insp/a"]
+        p = subprocess.run(argv, capture_output=True, text=True, preexec_fn=as_nobody, timeout=10)
+        p.argv = argv
+        obj = None
+        try:
+            obj = json.loads(p.stdout)
+        except ValueError:
+            pass
+        check(p.returncode == 0 and obj is not None and obj["complete"] is False,
+              "mappers as uid 65534 says it is incomplete", describe(p))
+        argv = [CTL, "--socket", ctl.socket, "mappers", "insp/a"]
+        p = subprocess.run(argv, capture_output=True, text=True, preexec_fn=as_nobody, timeout=10)
+        p.argv = argv
+        check(p.returncode == 0 and "only your own processes" in p.stdout, "mappers as uid 65534 says so", describe(p))
+        argv = [CTL, "--socket", ctl.socket, "watch", "--json", "--count", "1"]
+        w = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, preexec_fn=as_nobody)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            st = parse_json(ctl.run("stats", "--json"), "stats")
+            if st and st.get("subscribers") == 1:
+                break
+            time.sleep(0.05)
+        ctl.run("create", "insp/private", "4K", "--mode", "0600")
+        ctl.run("create", "insp/public", "4K", "--mode", "0644")
+        try:
+            out, _ = w.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            out, _ = w.communicate()
+        ev = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+        check([e["region"] for e in ev] == ["insp/public"], "watch as uid 65534 sees only visible regions", ev)
+
+    # daemon down, for the new verbs
+    missing = os.path.join(tmp, "missing", "sock")
+    for verb in (("stats",), ("watch",), ("holders", "x"), ("mappers", "x"), ("dump", "x")):
+        p = ctl.run("--socket", missing, *verb, socket=False)
+        check(p.returncode == 1 and "shmbrokerd running" in p.stderr, f"{verb[0]} with no daemon exits 1", describe(p))
 
 
 def main():
