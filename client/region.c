@@ -504,8 +504,16 @@ _public_ int shmb_close(shmb_region *r) {
         if (c) {
                 (void)pthread_mutex_lock(&c->lock);
                 conn_unlink_region(c, r);
-                /* Gone is as good as released: a lost connection took the handle with it. */
-                conn_release_handle_quiet(c, r->handle);
+                /*
+                 * Gone is as good as released: a lost connection took the handle
+                 * with it. Releasing the last handle destroys a refcounted region,
+                 * which other connections must see once this returns: wait for
+                 * those; other closes need no round trip.
+                 */
+                if (r->info.lifetime == SHMB_REFCOUNTED)
+                        conn_release_handle_sync(c, r->handle);
+                else
+                        conn_release_handle_quiet(c, r->handle);
                 (void)pthread_mutex_unlock(&c->lock);
         }
 
