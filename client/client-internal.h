@@ -87,6 +87,8 @@ void conn_mark_dead(shmb_conn *c);
 int conn_post(shmb_conn *c, WireRequest *req);
 /* Releases a daemon handle without a round trip, keeping the connection's message unchanged. */
 void conn_release_handle_quiet(shmb_conn *c, uint64_t handle);
+/* The same, waiting for the daemon's reply (refcounted regions). */
+void conn_release_handle_sync(shmb_conn *c, uint64_t handle);
 /* Deletes a name, keeping the connection's message unchanged. */
 void conn_delete_quiet(shmb_conn *c, const char *name);
 void conn_link_region(shmb_conn *c, shmb_region *r);

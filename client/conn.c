@@ -310,6 +310,23 @@ void conn_release_handle_quiet(shmb_conn *c, uint64_t handle) {
         memcpy(c->error, saved, sizeof(saved));
 }
 
+void conn_release_handle_sync(shmb_conn *c, uint64_t handle) {
+        Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
+        WireRequest req = SHMBROKER__V1__REQUEST__INIT;
+        _cleanup_response_ WireResponse *resp = NULL;
+        char saved[CONN_ERROR_MAX];
+
+        if (c->dead)
+                return;
+        memcpy(saved, c->error, sizeof(saved));
+        close_req.handle = handle;
+        req.body_case = SHMBROKER__V1__REQUEST__BODY_CLOSE;
+        req.close = &close_req;
+        /* NOT_FOUND (the region was deleted) or a lost connection: released all the same. */
+        (void)conn_call(c, &req, SHMBROKER__V1__RESPONSE__BODY_CLOSE, &resp, NULL);
+        memcpy(c->error, saved, sizeof(saved));
+}
+
 void conn_delete_quiet(shmb_conn *c, const char *name) {
         Shmbroker__V1__DeleteRequest delete_req = SHMBROKER__V1__DELETE_REQUEST__INIT;
         WireRequest req = SHMBROKER__V1__REQUEST__INIT;

@@ -511,8 +511,16 @@ _public_ int shmb_close(shmb_region *r) {
         if (c) {
                 (void)pthread_mutex_lock(&c->lock);
                 conn_unlink_region(c, r);
-                /* A handle from before a reconnect died with the old daemon: only unmap. */
-                if (r->epoch == c->epoch)
+                /*
+                 * A handle from before a reconnect died with the old daemon: only
+                 * unmap. Gone is as good as released: a lost connection took the
+                 * handle with it. Releasing the last handle destroys a refcounted
+                 * region, which other connections must see once this returns:
+                 * wait for those; other closes need no round trip.
+                 */
+                if (r->epoch == c->epoch && r->info.lifetime == SHMB_REFCOUNTED)
+                        conn_release_handle_sync(c, r->handle);
+                else if (r->epoch == c->epoch)
                         conn_release_handle_quiet(c, r->handle);
                 (void)pthread_mutex_unlock(&c->lock);
         }
