@@ -363,7 +363,8 @@ def main_scenarios(tmp):
     os.kill(m.pid, signal.SIGABRT)     # WatchdogSignal=, pending while stopped
     st = m.stop(signal.SIGKILL)        # the abort timeout runs out
     check(os.WIFSIGNALED(st), "watchdog: the hung daemon was killed")
-    m.start(["--restore-grace-ms", "1000"])
+    # Long enough for the checks below under ASan; short enough to wait out.
+    m.start(["--restore-grace-ms", "3000"])
     started = time.monotonic()
     check(m.wait_ready(), "daemon ready after a watchdog kill", m.log())
     rc, after = dump(m)
@@ -375,7 +376,7 @@ def main_scenarios(tmp):
     check(h.ask("check") == "ok mappings intact", "holder's first mappings survived three restarts")
 
     # Reopened within the grace period: still there after it, while held.
-    time.sleep(max(0, started + 1.3 - time.monotonic()))
+    time.sleep(max(0, started + 3.3 - time.monotonic()))
     rc, now = dump(m)
     check(P + "owner" in now and P + "ref" in now, "reopened owner/refcounted regions outlive the grace period",
           str(list(now)))
