@@ -429,6 +429,14 @@ def full_store(tmp):
     rc, d = dump(m)
     check(sorted(d) == ["full/a", "full/b"], "only restart-safe regions come back", str(list(d)))
     m.stop(signal.SIGTERM)
+    # --socket wins over the passed socket, and the fd store is still restored.
+    other = os.path.join(tmp, "other.sock")
+    m.start(["--fdstore-max", "4", "--socket", other])
+    check(m.wait_ready(), "ready with --socket and a passed socket", m.log())
+    rc, out = run(other, "dump")
+    check(rc == 0 and "full/a" in out and "full/b" in out, "--socket: regions restored and served there", out)
+    check("ignoring the socket passed" in m.log(), "--socket: the passed socket is ignored with a notice")
+    m.stop(signal.SIGTERM)
     return m
 
 
