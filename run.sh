@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 DEPS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm libevent-dev libprotobuf-c-dev
-      protobuf-c-compiler libsystemd-dev libbsd-dev python3 util-linux systemd)
+      protobuf-c-compiler libsystemd-dev libbsd-dev python3 util-linux systemd
+      debootstrap systemd-container)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -278,11 +278,13 @@ static int listen_on(const char *path, mode_t mode, int *ret_fd) {
 }
 
 /*
- * Takes the listening socket from the service manager (socket activation).
- * Returns 1 with *ret_fd set, 0 when nothing was passed, <0 on error.
+ * Takes the listening socket from the service manager (socket activation),
+ * unless --socket was given, and the fd store's descriptors in any case.
+ * Returns 1 with *ret_fd set, 0 when no socket was taken, <0 on error.
  */
-static int listen_from_manager(int *ret_fd) {
+static int listen_from_manager(int *ret_fd, bool want_socket) {
         char **names = NULL;
+        bool saw_other_socket = false;
         int n, fd = -1;
 
         n = sd_listen_fds_with_names(1, &names);
@@ -297,6 +299,7 @@ static int listen_from_manager(int *ret_fd) {
                         /* Not a socket: a region or the metadata, back from the fd store. */
                         fdstore_take(cur, names ? names[i] : "");
                 else {
+                        saw_other_socket = true;
                         log_warning("ignoring descriptor %d ('%s') passed by the service manager: not a "
                                     "listening AF_UNIX SOCK_SEQPACKET socket", cur, names ? names[i] : "?");
                         safe_close(cur);
@@ -305,7 +308,12 @@ static int listen_from_manager(int *ret_fd) {
         for (int i = 0; names && names[i]; i++)
                 free(names[i]);
         free(names);
-        if (n > 0 && fd < 0)
+        if (fd >= 0 && !want_socket) {
+                log_notice("ignoring the socket passed by the service manager: --socket was given");
+                fd = safe_close(fd);
+                return 0;
+        }
+        if (saw_other_socket && fd < 0 && want_socket)
                 return log_error_errno(-EBADF, "the service manager passed %d descriptors but no listening "
                                        "SOCK_SEQPACKET socket; check ListenSequentialPacket= in shmbroker.socket", n);
         if (fd < 0)
@@ -377,7 +385,7 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
 
-        r = a.socket_path ? 0 : listen_from_manager(&fd);
+        r = listen_from_manager(&fd, !a.socket_path);
         if (r < 0)
                 return 1;
         if (r > 0)

@@ -11,6 +11,7 @@
  *   fdstore-client SOCK churn N        N persistent regions "c/<i>", every third one
  *                                      deleted and made again, every second one deleted:
  *                                      enough records to make the daemon compact its log
+ *   fdstore-client SOCK violate        send an undecodable packet (a protocol violation)
  *   fdstore-client SOCK hold PREFIX    create PREFIX + every kind's name, then obey stdin:
  *        check    own mappings still hold their contents
  *        reopen   on the same (reconnecting) connection: stat, reopen the
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "shmbroker.h"
@@ -174,6 +177,28 @@ static int hold(const char *sock, const char *prefix) {
         return 0;
 }
 
+static int violate(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char buf[4096];
+        int fd;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                printf("fail connect: %m\n");
+                return 1;
+        }
+        /* Field 1 as a length-delimited 0xff-byte: not a Request. */
+        if (send(fd, "\x0a\xff\xff\xff", 4, 0) < 0 || recv(fd, buf, sizeof(buf), 0) < 0) {
+                printf("fail exchange: %m\n");
+                close(fd);
+                return 1;
+        }
+        close(fd);
+        printf("ok violated\n");
+        return 0;
+}
+
 /* A persistent one-page region holding its name's pattern. */
 static int make(shmb_conn *c, const char *name) {
         struct shmb_create_opts o = { .struct_size = sizeof(o), .size = 4096 };
@@ -196,6 +221,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         setvbuf(stdout, NULL, _IOLBF, 0);
+        if (strcmp(argv[2], "violate") == 0)
+                return violate(argv[1]);
         if (strcmp(argv[2], "hold") == 0)
                 return hold(argv[1], argc > 3 ? argv[3] : "");
         r = shmb_connect(argv[1], &c);
