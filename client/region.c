@@ -448,11 +448,17 @@ static int publish_locked(shmb_conn *c, shmb_region *r) {
         req.publish = &publish;
         r_ = conn_call(c, &req, SHMBROKER__V1__RESPONSE__BODY_PUBLISH, &resp, &fd);
         if (r_ < 0) {
-                /* Not sealed: give the creator its writable mapping back to retry. */
+                /*
+                 * Usually not sealed: give the creator its writable mapping back
+                 * to retry. If the daemon did seal (the region was deleted while
+                 * being published), a writable mapping is refused: map it
+                 * read-only, so the caller still sees its bytes.
+                 */
                 char saved[CONN_ERROR_MAX];
 
                 memcpy(saved, c->error, sizeof(saved));
-                (void)region_map(c, r, true, hint);
+                if (region_map(c, r, true, hint) < 0)
+                        (void)region_map(c, r, false, hint);
                 memcpy(c->error, saved, sizeof(saved));
                 return r_;
         }
