@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config-file.h"
 #include "log.h"
 #include "memory.h"
 #include "server.h"
@@ -42,6 +43,8 @@ static void help(void) {
                "\n"
                "Hands out sealed shared-memory regions to local processes over a Unix socket.\n"
                "\n"
+               "  -c, --config FILE          read limits, quotas and access from FILE\n"
+               "                             (shmbroker.conf(5)); options below override it\n"
                "  -s, --socket PATH          listen on PATH (default: the socket passed by the\n"
                "                             service manager, else $SHMBROKER_SOCKET, else\n"
                "                             " SHMB_SYSTEM_SOCKET " as root,\n"
@@ -100,9 +103,10 @@ static int parse_count_opt(const char *opt, const char *s, uint64_t *ret) {
 static int parse_args(int argc, char **argv, Args *a) {
         enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE,
                OPT_QUOTA_LOCKED, OPT_QUOTA_BYTES, OPT_QUOTA_REGIONS, OPT_QUOTA_CONNECTIONS, OPT_QUOTA_HANDLES,
-               OPT_MAX_LOCKED, OPT_ADMIN_GROUP };
+               OPT_MAX_LOCKED, OPT_ADMIN_GROUP, OPT_CONFIG };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
+                { "config", required_argument, NULL, 'c' },
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
                 { "max-regions", required_argument, NULL, OPT_MAX_REGIONS },
                 { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
@@ -121,8 +125,11 @@ static int parse_args(int argc, char **argv, Args *a) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:vh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:c:vh", options, NULL)) >= 0) {
                 switch (c) {
+                case 'c':
+                        /* Read before the other options (see config_path()), which override it. */
+                        break;
                 case 's':
                         a->socket_path = optarg;
                         break;
@@ -308,6 +315,25 @@ static void raise_nofile(void) {
         }
 }
 
+/* The --config argument, found before option parsing so that options override the file. */
+static const char *config_path(int argc, char **argv) {
+        const char *path = NULL;
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--"))
+                        break;
+                if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+                        path = argv[++i];
+                else if (!strncmp(argv[i], "--config=", 9))
+                        path = argv[i] + 9;
+                else if (!strcmp(argv[i], "--socket") || !strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket-mode") ||
+                         (!strncmp(argv[i], "--", 2) && !strchr(argv[i], '=') && i + 1 < argc &&
+                          strcmp(argv[i], "--verbose") && strcmp(argv[i], "--help") && strcmp(argv[i], "--version")))
+                        i++; /* skip the option's argument: it might be "--config" */
+        }
+        return path;
+}
+
 /* Group name or number to gid. */
 static int resolve_group(const char *name, gid_t *ret) {
         struct group *g;
@@ -331,9 +357,20 @@ int main(int argc, char **argv) {
         Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT };
         char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
         Server *s = NULL;
+        const char *cfg;
         int r, fd = -1;
 
         quota_config_init(&a.quota);
+        cfg = config_path(argc, argv);
+        if (cfg) {
+                char err[512];
+
+                if (config_parse_file(cfg, &a.limits, &a.quota, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "shmbrokerd: %s\n", err);
+                        quota_config_done(&a.quota);
+                        return 1;
+                }
+        }
         r = parse_args(argc, argv, &a);
         if (r <= 0) {
                 quota_config_done(&a.quota);
