@@ -327,6 +327,68 @@ out:
         return ret;
 }
 
+/* The daemon's own mapping of a locked region is read-only from an O_RDONLY fd: publishing still seals. */
+static int memory_locked_immutable_publishes(void) {
+        _cleanup_conn_ shmb_conn *c = NULL;
+        _cleanup_region_ shmb_region *r = NULL, *ro = NULL, *sw = NULL;
+        struct shmb_create_opts o = harness_opts(256 * 1024, 0644, SHMB_PERSISTENT);
+        struct shmb_region_info info;
+
+        o.sharing = SHMB_IMMUTABLE;
+        o.flags = SHMB_LOCKED;
+        CHECK_INT(harness_connect(&c), 0);
+        CHECK_SHMB(c, shmb_create(c, "it/mem/locked-immutable", &o, &r), 0);
+        harness_fill(shmb_region_data(r), 256 * 1024, 9);
+        CHECK_SHMB(c, shmb_publish(r), 0);
+        CHECK(shmb_region_seals(r) & F_SEAL_WRITE);
+        CHECK_SHMB(c, shmb_open(c, "it/mem/locked-immutable", SHMB_READ, 0, &ro), 0);
+        CHECK(harness_verify(shmb_region_data(ro), 256 * 1024, 9));
+        CHECK_SHMB(c, shmb_stat(c, "it/mem/locked-immutable", &info), 0);
+        CHECK_INT(info.locked_bytes, 256 * 1024);
+        CHECK_INT(info.resident_bytes, 256 * 1024);
+        CHECK_SHMB(c, shmb_delete(c, "it/mem/locked-immutable"), 0);
+
+        /* Single-writer: FUTURE_WRITE is added with the daemon's locked mapping in place. */
+        o.sharing = SHMB_SINGLE_WRITER;
+        CHECK_SHMB(c, shmb_create(c, "it/mem/locked-sw", &o, &sw), 0);
+        CHECK(shmb_region_seals(sw) & F_SEAL_FUTURE_WRITE);
+        harness_fill(shmb_region_data(sw), 256 * 1024, 10);
+        CHECK_SHMB(c, shmb_stat(c, "it/mem/locked-sw", &info), 0);
+        CHECK_INT(info.locked_bytes, 256 * 1024);
+        CHECK_SHMB(c, shmb_delete(c, "it/mem/locked-sw"), 0);
+        return 0;
+}
+
+/* As nobody with a 64 KiB RLIMIT_MEMLOCK: locking 1 MiB client-side fails clearly, 32 KiB works. */
+static int child_client_lock(struct harness_chan *chan, void *userdata) {
+        _cleanup_conn_ shmb_conn *c = NULL;
+        _cleanup_region_ shmb_region *big = NULL, *small = NULL;
+        struct shmb_create_opts o = harness_opts(MIB, 0600, SHMB_OWNER);
+        struct rlimit rl = { 64 * 1024, 64 * 1024 };
+        int r;
+
+        CHECK_SYS(setrlimit(RLIMIT_MEMLOCK, &rl));
+        CHECK_INT(harness_connect(&c), 0);
+        CHECK_SHMB(c, shmb_create(c, "it/mem/client-lock-big", &o, &big), 0);
+        r = shmb_region_lock(big, 0);
+        CHECK_MSG(r == -ENOMEM || r == -EAGAIN || r == -EPERM, "lock over the rlimit: %s", harness_errname(r));
+        CHECK_MSG(strstr(shmb_conn_error(c), "RLIMIT_MEMLOCK is 65536 bytes"), "message: %s", shmb_conn_error(c));
+        r = shmb_region_lock(big, SHMB_LOCK_ONFAULT);
+        CHECK_MSG(r < 0, "on-fault lock over the rlimit: %d", r);
+        o.size = 32 * 1024;
+        CHECK_SHMB(c, shmb_create(c, "it/mem/client-lock-small", &o, &small), 0);
+        CHECK_SHMB(c, shmb_region_lock(small, 0), 0);
+        CHECK_INT(shmb_region_lock(small, 2), -EINVAL);
+        return 0;
+}
+
+static int memory_client_lock(void) {
+        if (!harness_is_root())
+                return harness_skip("needs root to run a child as nobody");
+        CHECK_CHILD(harness_run_child(&harness_nobody, child_client_lock, NULL));
+        return 0;
+}
+
 static int memory_bad_page_size(void) {
         _cleanup_conn_ shmb_conn *c = NULL;
         shmb_region *r = NULL;
@@ -345,6 +407,8 @@ int main(void) {
                 HARNESS_TEST(memory_hugetlb_empty_pool),
                 HARNESS_TEST(memory_thp_reported),
                 HARNESS_TEST(memory_locked_cap_is_what_daemon_can_lock),
+                HARNESS_TEST(memory_locked_immutable_publishes),
+                HARNESS_TEST(memory_client_lock),
                 HARNESS_TEST(memory_bad_page_size),
         };
         int r;
