@@ -460,6 +460,12 @@ static int child_admin_check(struct harness_chan *chan, void *userdata) {
 
         CHECK_INT(harness_connect(&c), 0);
         if (userdata) {
+                shmb_region *r = NULL;
+                struct shmb_region_info info;
+
+                /* Admins inspect and delete; the contents stay behind the mode bits. */
+                CHECK_SHMB(c, shmb_open(c, "it/q/admin", SHMB_READ, 0, &r), -EACCES);
+                CHECK_SHMB(c, shmb_stat(c, "it/q/admin", &info), 0);
                 CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
                 CHECK_INT(q.regions, 1);
                 CHECK_SHMB(c, shmb_quota_list(c, count_entry, &n), 0);
