@@ -113,6 +113,7 @@ static int huge_region_roundtrip(const char *name, uint64_t page, uint64_t reque
         uint64_t size = (request + page - 1) / page * page;
         struct touch_args a = { .name = name, .size = size, .page = page, .seed = 41 };
         struct shmb_region_info info;
+        struct shmb_quota q;
         _cleanup_free_ uint8_t *before = NULL;
         const uint8_t *p;
         struct stat st;
@@ -132,6 +133,8 @@ static int huge_region_roundtrip(const char *name, uint64_t page, uint64_t reque
         CHECK_INT(info.page_size, page);
         CHECK_INT(info.huge_page_bytes, size);
         CHECK_INT(info.resident_bytes, size);
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_INT(q.total_bytes, size);
 
         /* One byte per 4 KiB as written, to see the child's changes through our own mapping. */
         before = malloc((size_t)(size / 4096));
@@ -146,6 +149,10 @@ static int huge_region_roundtrip(const char *name, uint64_t page, uint64_t reque
                 CHECK_MSG(p[i * 4096] == want, "page %" PRIu64 " not rewritten", i);
         }
         CHECK_SHMB(c, shmb_delete(c, name), 0);
+        /* The huge pages were charged at their rounded size, and are released with the region. */
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_INT(q.total_bytes, 0);
+        CHECK_INT(q.regions, 0);
         return 0;
 }
 
@@ -333,6 +340,7 @@ static int memory_locked_immutable_publishes(void) {
         _cleanup_region_ shmb_region *r = NULL, *ro = NULL, *sw = NULL;
         struct shmb_create_opts o = harness_opts(256 * 1024, 0644, SHMB_PERSISTENT);
         struct shmb_region_info info;
+        struct shmb_quota q;
 
         o.sharing = SHMB_IMMUTABLE;
         o.flags = SHMB_LOCKED;
@@ -356,6 +364,12 @@ static int memory_locked_immutable_publishes(void) {
         CHECK_SHMB(c, shmb_stat(c, "it/mem/locked-sw", &info), 0);
         CHECK_INT(info.locked_bytes, 256 * 1024);
         CHECK_SHMB(c, shmb_delete(c, "it/mem/locked-sw"), 0);
+        /* Deleted: nothing stays locked or charged, though our mappings live on. */
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_INT(q.locked_bytes, 0);
+        CHECK_INT(q.global_locked_bytes, 0);
+        CHECK_INT(q.regions, 0);
+        CHECK_INT(q.total_bytes, 0);
         return 0;
 }
 
