@@ -7,7 +7,10 @@
  * a wish reported back; locked regions are mlocked by the daemon.
  *
  * The huge-page pools are global: every test that changes one puts the old
- * value back, on failure too (pool_restore() runs at exit as well).
+ * value back, on failure too (pool_restore() runs at exit and on SIGTERM
+ * as well), and concurrent runs of this program (other build directories,
+ * other checkouts) take turns through a lock file, so that none of them
+ * "restores" a value another one set.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +32,7 @@
 static const char pool_2m[] = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
 static const char pool_1g[] = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages";
 static long long saved_2m = -1, saved_1g = -1;
+static pid_t main_pid;
 
 static long long read_ll(const char *path) {
         long long v = -1;
@@ -55,6 +60,9 @@ static int write_ll(const char *path, long long v) {
 }
 
 static void pool_restore(void) {
+        /* Children leave through exit() too: only the process that saved the values restores them. */
+        if (main_pid && getpid() != main_pid)
+                return;
         if (saved_2m >= 0 && write_ll(pool_2m, saved_2m) < 0)
                 harness_log("cannot restore %s to %lld", pool_2m, saved_2m);
         if (saved_1g >= 0 && write_ll(pool_1g, saved_1g) < 0)
@@ -414,6 +422,13 @@ static int memory_bad_page_size(void) {
         return 0;
 }
 
+static void on_term(int sig) {
+        /* Forked children inherit this handler and the saved values: only the parent restores. */
+        if (getpid() == main_pid)
+                pool_restore();
+        _exit(128 + sig);
+}
+
 int main(void) {
         static const struct harness_test tests[] = {
                 HARNESS_TEST(memory_hugetlb_2m),
@@ -425,9 +440,16 @@ int main(void) {
                 HARNESS_TEST(memory_client_lock),
                 HARNESS_TEST(memory_bad_page_size),
         };
-        int r;
+        int r, lock_fd;
 
+        main_pid = getpid();
+        /* Held until exit: the pools are machine-wide. */
+        lock_fd = open("/tmp/shmbroker-test-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0)
+                harness_log("cannot lock the huge-page pools for this run: %m");
         atexit(pool_restore);
+        signal(SIGTERM, on_term);
+        signal(SIGINT, on_term);
         r = harness_main(tests, ELEMENTSOF(tests), NULL);
         pool_restore();
         saved_2m = saved_1g = -1;
