@@ -117,6 +117,20 @@ def main():
             check(e.get("uid") == 0 and e.get("locked_limit") == 16 << 20 and e.get("total_limit") == 1 << 30
                   and e.get("regions_limit") == 7 and e.get("handles_limit") == 9
                   and e.get("global_locked_limit") == 32 << 20, "valid config applies, uid entry wins", q)
+            sock = os.path.join(tmp, "sock")
+            r = subprocess.run([CTL, "--socket", sock, "quota"], capture_output=True, text=True)
+            check(r.returncode == 0 and "locked:" in r.stdout and "0 of 16M" in r.stdout
+                  and "regions:        0 of 7" in r.stdout and "daemon locked:  0 of 32M" in r.stdout,
+                  "shmbrokerctl quota shows usage against limits", r.stdout + r.stderr)
+            r = subprocess.run([CTL, "--socket", sock, "quota", "no-such-user-shmb"], capture_output=True,
+                               text=True)
+            check(r.returncode == 2 and "not a known user name" in r.stderr, "quota of an unknown user: usage error",
+                  r.stderr)
+            r = subprocess.run([CTL, "--socket", sock, "quota", "0", "--all"], capture_output=True, text=True)
+            check(r.returncode == 2, "quota USER --all: usage error", r.stderr)
+            r = subprocess.run([CTL, "--socket", sock, "create", "cfg/big", "2G"], capture_output=True, text=True)
+            check(r.returncode == 1 and "memory quota for uid 0 exceeded: 0 of 1G in use, 2G requested" in r.stderr,
+                  "create over the bytes quota names usage, limit and request", r.stderr)
             check(stop(p) == 0, "daemon with a config stops cleanly")
         p, q = start_ok(tmp, conf, "--quota-locked", "4M", "--max-locked", "24M", "--quota-handles", "3")
         if p:
