@@ -197,23 +197,10 @@ static int quota_key(Parser *p, const char *section, const char *name, const cha
 }
 
 static int resolve_admin_group(Parser *p, const char *value) {
-        struct group *gr = getgrnam(value);
-        char *end;
-        unsigned long v;
-
-        if (gr) {
-                p->limits->admin_gid = gr->gr_gid;
-                p->limits->has_admin_group = true;
-                return 1;
-        }
-        errno = 0;
-        v = strtoul(value, &end, 10);
-        if (!errno && end != value && !*end && v < UINT32_MAX) {
-                p->limits->admin_gid = (gid_t)v;
-                p->limits->has_admin_group = true;
-                return 1;
-        }
-        return problem(p, p->line, "admin-group: no group named '%s'", value);
+        if (config_resolve_group(value, &p->limits->admin_gid) < 0)
+                return problem(p, p->line, "admin-group: no group named '%s'", value);
+        p->limits->has_admin_group = true;
+        return 1;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value) {
@@ -412,4 +399,40 @@ int config_parse_file(const char *path, Limits *limits, QuotaConfig *quota, char
                 (void)cross_check(&p);
         free(p.line_entry);
         return p.failed ? -EINVAL : 0;
+}
+
+const char *config_path_from_args(int argc, char **argv) {
+        const char *path = NULL;
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--"))
+                        break;
+                if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+                        path = argv[++i];
+                else if (!strncmp(argv[i], "--config=", 9))
+                        path = argv[i] + 9;
+                else if (!strcmp(argv[i], "--socket") || !strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket-mode") ||
+                         (!strncmp(argv[i], "--", 2) && !strchr(argv[i], '=') && i + 1 < argc &&
+                          strcmp(argv[i], "--verbose") && strcmp(argv[i], "--help") && strcmp(argv[i], "--version")))
+                        i++; /* skip the option's argument: it might be "--config" */
+        }
+        return path;
+}
+
+int config_resolve_group(const char *name, gid_t *ret) {
+        struct group *g;
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(name, &end, 10);
+        if (!errno && end != name && !*end && v < UINT32_MAX) {
+                *ret = (gid_t)v;
+                return 0;
+        }
+        g = getgrnam(name);
+        if (!g)
+                return -ENOENT;
+        *ret = g->gr_gid;
+        return 0;
 }

@@ -19,3 +19,10 @@
  * "FILE:LINE: problem" (or "FILE: problem") in err.
  */
 int config_parse_file(const char *path, Limits *limits, QuotaConfig *quota, char *err, size_t errlen);
+/*
+ * The --config argument, found before option parsing so that the other
+ * options can override the file wherever they appear; NULL if none.
+ */
+const char *config_path_from_args(int argc, char **argv);
+/* A group name, or a number, to a gid; -ENOENT for an unknown name. */
+int config_resolve_group(const char *name, gid_t *ret);

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -315,44 +314,6 @@ static void raise_nofile(void) {
         }
 }
 
-/* The --config argument, found before option parsing so that options override the file. */
-static const char *config_path(int argc, char **argv) {
-        const char *path = NULL;
-
-        for (int i = 1; i < argc; i++) {
-                if (!strcmp(argv[i], "--"))
-                        break;
-                if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
-                        path = argv[++i];
-                else if (!strncmp(argv[i], "--config=", 9))
-                        path = argv[i] + 9;
-                else if (!strcmp(argv[i], "--socket") || !strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket-mode") ||
-                         (!strncmp(argv[i], "--", 2) && !strchr(argv[i], '=') && i + 1 < argc &&
-                          strcmp(argv[i], "--verbose") && strcmp(argv[i], "--help") && strcmp(argv[i], "--version")))
-                        i++; /* skip the option's argument: it might be "--config" */
-        }
-        return path;
-}
-
-/* Group name or number to gid. */
-static int resolve_group(const char *name, gid_t *ret) {
-        struct group *g;
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(name, &end, 10);
-        if (!errno && end != name && !*end && v < UINT32_MAX) {
-                *ret = (gid_t)v;
-                return 0;
-        }
-        g = getgrnam(name);
-        if (!g)
-                return -ENOENT;
-        *ret = g->gr_gid;
-        return 0;
-}
-
 int main(int argc, char **argv) {
         Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT };
         char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -361,7 +322,7 @@ int main(int argc, char **argv) {
         int r, fd = -1;
 
         quota_config_init(&a.quota);
-        cfg = config_path(argc, argv);
+        cfg = config_path_from_args(argc, argv);
         if (cfg) {
                 char err[512];
 
@@ -377,7 +338,7 @@ int main(int argc, char **argv) {
                 return r < 0 ? 2 : 0;
         }
         if (a.admin_group) {
-                if (resolve_group(a.admin_group, &a.limits.admin_gid) < 0) {
+                if (config_resolve_group(a.admin_group, &a.limits.admin_gid) < 0) {
                         fprintf(stderr, "shmbrokerd: --admin-group: no group named '%s'\n", a.admin_group);
                         quota_config_done(&a.quota);
                         return 2;
