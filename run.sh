@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 DEPS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm libevent-dev libprotobuf-c-dev libinih-dev
-      protobuf-c-compiler libsystemd-dev libbsd-dev python3 util-linux systemd)
+      protobuf-c-compiler libsystemd-dev libbsd-dev python3 util-linux systemd valgrind)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -36,16 +36,20 @@ build() {
         ninja -C "$dir" >/dev/null
 }
 
-# Prints "N passed, N failed, N skipped" for the tests in the given build dirs.
+# Prints "N passed, N failed, N skipped" for the tests in the given build dirs
+# (every meson test log there: testlog.json and those of test setups, e.g.
+# testlog-valgrind.json).
 summary() {
         python3 - "$@" <<'PY'
-import json, sys
+import glob, json, sys
 passed = failed = skipped = 0
 for d in sys.argv[1:]:
-    try:
-        lines = open(f"{d}/meson-logs/testlog.json").read().splitlines()
-    except OSError:
-        continue
+    lines = []
+    for f in sorted(glob.glob(f"{d}/meson-logs/testlog*.json")):
+        try:
+            lines += open(f).read().splitlines()
+        except OSError:
+            continue
     for line in lines:
         r = json.loads(line).get("result")
         if r in ("OK", "EXPECTEDFAIL"):
@@ -71,6 +75,8 @@ daemon)
 test)
         install_deps
         status=0
+        # Logs of passes that may not run this time must not count from an earlier run.
+        rm -f build-test/meson-logs/testlog-valgrind.json build-fuzz/meson-logs/testlog.json
         log "build: gcc, debug"
         build build-test -Dbuildtype=debug
         log "build: gcc, release (compile only: catches optimiser-only warnings)"
@@ -82,7 +88,20 @@ test)
         log "tests: ASan+UBSan build"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_segv=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C build-asan --print-errorlogs --num-processes 2 "$@" || status=1
-        summary build-test build-asan
+        # The full run only (no test selection given): the slower passes.
+        if [ $# -eq 0 ]; then
+                log "tests: integration suite with the daemon under valgrind (memcheck: no errors, no definite leaks)"
+                meson test -C build-test --setup valgrind --suite integration --print-errorlogs \
+                        --num-processes 1 || status=1
+                log "fuzzing: each libFuzzer target for ${SHMB_FUZZ_SECONDS:-20} s (clang, ASan+UBSan)"
+                if [ ! -f build-fuzz/build.ninja ]; then
+                        CC=clang meson setup build-fuzz -Dbuildtype=debugoptimized -Dfuzzing=true >/dev/null
+                fi
+                ninja -C build-fuzz tests/fuzz/fuzz-wire-libfuzzer tests/fuzz/fuzz-name-libfuzzer \
+                        tests/fuzz/fuzz-dispatch-libfuzzer >/dev/null
+                meson test -C build-fuzz --no-rebuild --suite fuzz-timed --print-errorlogs --num-processes 2 || status=1
+        fi
+        summary build-test build-asan build-fuzz
         exit $status
         ;;
 *)

@@ -67,8 +67,15 @@ extern __thread char connect_error[CONN_ERROR_MAX];
  * the connection's message is set and a negative errno-style code returned.
  */
 int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd);
-/* Releases a daemon handle, keeping the connection's message unchanged. */
+/*
+ * Sends req without waiting: for requests the daemon answers with nothing
+ * (CloseRequest.no_reply). c->lock must be held.
+ */
+int conn_post(shmb_conn *c, WireRequest *req);
+/* Releases a daemon handle without a round trip, keeping the connection's message unchanged. */
 void conn_release_handle_quiet(shmb_conn *c, uint64_t handle);
+/* The same, waiting for the daemon's reply (refcounted regions). */
+void conn_release_handle_sync(shmb_conn *c, uint64_t handle);
 /* Deletes a name, keeping the connection's message unchanged. */
 void conn_delete_quiet(shmb_conn *c, const char *name);
 void conn_link_region(shmb_conn *c, shmb_region *r);

@@ -89,6 +89,13 @@ static const char *status_text(const WireResponse *resp) {
         return resp->error && resp->error[0] ? resp->error : wire_status_name(resp->status);
 }
 
+int conn_post(shmb_conn *c, WireRequest *req) {
+        if (c->dead)
+                return conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call");
+        req->id = c->next_id++;
+        return conn_send(c, req);
+}
+
 int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **ret, int *ret_fd) {
         _cleanup_response_ WireResponse *resp = NULL;
         _cleanup_close_ int fd = -1;
@@ -165,6 +172,23 @@ int conn_call(shmb_conn *c, WireRequest *req, int expect_case, WireResponse **re
 void conn_release_handle_quiet(shmb_conn *c, uint64_t handle) {
         Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
         WireRequest req = SHMBROKER__V1__REQUEST__INIT;
+        char saved[CONN_ERROR_MAX];
+
+        if (c->dead)
+                return;
+        memcpy(saved, c->error, sizeof(saved));
+        /* No reply to wait for: releasing a handle costs one send, not a round trip. */
+        close_req.handle = handle;
+        close_req.no_reply = true;
+        req.body_case = SHMBROKER__V1__REQUEST__BODY_CLOSE;
+        req.close = &close_req;
+        (void)conn_post(c, &req);
+        memcpy(c->error, saved, sizeof(saved));
+}
+
+void conn_release_handle_sync(shmb_conn *c, uint64_t handle) {
+        Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
+        WireRequest req = SHMBROKER__V1__REQUEST__INIT;
         _cleanup_response_ WireResponse *resp = NULL;
         char saved[CONN_ERROR_MAX];
 
@@ -174,6 +198,7 @@ void conn_release_handle_quiet(shmb_conn *c, uint64_t handle) {
         close_req.handle = handle;
         req.body_case = SHMBROKER__V1__REQUEST__BODY_CLOSE;
         req.close = &close_req;
+        /* NOT_FOUND (the region was deleted) or a lost connection: released all the same. */
         (void)conn_call(c, &req, SHMBROKER__V1__RESPONSE__BODY_CLOSE, &resp, NULL);
         memcpy(c->error, saved, sizeof(saved));
 }

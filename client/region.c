@@ -501,11 +501,7 @@ _public_ int shmb_publish(shmb_region *r) {
 }
 
 _public_ int shmb_close(shmb_region *r) {
-        Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
-        WireRequest req = SHMBROKER__V1__REQUEST__INIT;
-        _cleanup_response_ WireResponse *resp = NULL;
         shmb_conn *c;
-        int r_ = 0;
 
         if (!r)
                 return 0;
@@ -514,30 +510,23 @@ _public_ int shmb_close(shmb_region *r) {
         r->fd = safe_close(r->fd);
 
         if (c) {
-                char saved[CONN_ERROR_MAX];
-
                 (void)pthread_mutex_lock(&c->lock);
                 conn_unlink_region(c, r);
-                if (!c->dead) {
-                        memcpy(saved, c->error, sizeof(saved));
-                        close_req.handle = r->handle;
-                        req.body_case = SHMBROKER__V1__REQUEST__BODY_CLOSE;
-                        req.close = &close_req;
-                        r_ = conn_call(c, &req, SHMBROKER__V1__RESPONSE__BODY_CLOSE, &resp, NULL);
-                        /*
-                         * Gone is as good as released: the connection was lost,
-                         * or the region was deleted and the handle with it.
-                         */
-                        if (r_ == -ENOTCONN || r_ == -ENOENT) {
-                                memcpy(c->error, saved, sizeof(saved));
-                                r_ = 0;
-                        }
-                }
+                /*
+                 * Gone is as good as released: a lost connection took the handle
+                 * with it. Releasing the last handle destroys a refcounted region,
+                 * which other connections must see once this returns: wait for
+                 * those; other closes need no round trip.
+                 */
+                if (r->info.lifetime == SHMB_REFCOUNTED)
+                        conn_release_handle_sync(c, r->handle);
+                else
+                        conn_release_handle_quiet(c, r->handle);
                 (void)pthread_mutex_unlock(&c->lock);
         }
 
         free(r);
-        return r_;
+        return 0;
 }
 
 _public_ void *shmb_region_data(const shmb_region *r) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,6 +42,7 @@ RBTREE_GENERATE_STATIC(handle_tree, Handle, by_id, handle_cmp)
 static void on_readable(evutil_socket_t fd, short what, void *userdata);
 static void on_writable(evutil_socket_t fd, short what, void *userdata);
 static void on_hangup(evutil_socket_t fd, short what, void *userdata);
+static void on_hangup_retry(evutil_socket_t fd, short what, void *userdata);
 
 static int peer_groups(int fd, gid_t **ret, unsigned *ret_n) {
         socklen_t len = 32 * sizeof(gid_t);
@@ -111,8 +113,9 @@ int conn_new(Conn **ret, Server *s, int fd) {
 
         c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
         c->wev = event_new(s->base, fd, EV_WRITE, on_writable, c);
-        c->cev = event_new(s->base, fd, EV_CLOSED | EV_PERSIST, on_hangup, c);
-        if (!c->rev || !c->wev || !c->cev || event_add(c->rev, NULL) < 0) {
+        c->cev = event_new(s->base, fd, EV_READ | EV_CLOSED, on_hangup, c);
+        c->cev_retry = evtimer_new(s->base, on_hangup_retry, c);
+        if (!c->rev || !c->wev || !c->cev || !c->cev_retry || event_add(c->rev, NULL) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -130,6 +133,8 @@ fail:
         if (c->cev)
                 event_free(c->cev);
         quota_release(&c->charge);
+        if (c->cev_retry)
+                event_free(c->cev_retry);
         free(c->groups);
         safe_close(c->fd);
         free(c);
@@ -165,6 +170,8 @@ Conn *conn_free(Conn *c) {
                 event_free(c->wev);
         if (c->cev)
                 event_free(c->cev);
+        if (c->cev_retry)
+                event_free(c->cev_retry);
         out_clear(c);
         LIST_REMOVE(c, link);
         quota_release(&c->charge);
@@ -184,6 +191,7 @@ void conn_kill(Conn *c, int level, const char *why) {
         event_del(c->rev);
         event_del(c->wev);
         event_del(c->cev);
+        event_del(c->cev_retry);
         LIST_REMOVE(c, link);
         LIST_INSERT_HEAD(&s->dead, c, link);
         s->n_conns--;
@@ -309,8 +317,30 @@ static void on_readable(evutil_socket_t fd, short what, void *userdata) {
         }
 }
 
+/*
+ * While paused we read nothing, yet must notice a client that gives up, so it
+ * holds nothing until a timeout. libevent reports a hang-up (EPOLLHUP) as
+ * readable, not as EV_CLOSED, and readable also means "more requests queued":
+ * ask the kernel which it is. Queued requests are no hang-up: look again a
+ * little later rather than wake up for them in a loop.
+ */
 static void on_hangup(evutil_socket_t fd, short what, void *userdata) {
-        conn_kill(userdata, LOG_DEBUG, "disconnected while a request was pending");
+        static const struct timeval again = { 0, 200000 };
+        Conn *c = userdata;
+        struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+
+        if ((what & EV_CLOSED) || (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))) {
+                conn_kill(c, LOG_DEBUG, "disconnected while a request was pending");
+                return;
+        }
+        (void)evtimer_add(c->cev_retry, &again);
+}
+
+static void on_hangup_retry(evutil_socket_t fd, short what, void *userdata) {
+        Conn *c = userdata;
+
+        if (c->paused && !c->dead)
+                (void)event_add(c->cev, NULL);
 }
 
 void conn_pause(Conn *c) {
@@ -318,7 +348,6 @@ void conn_pause(Conn *c) {
                 return;
         c->paused = true;
         event_del(c->rev);
-        /* Still notice a client that gives up, so it holds nothing until a timeout. */
         (void)event_add(c->cev, NULL);
 }
 
@@ -327,6 +356,7 @@ void conn_resume(Conn *c) {
                 return;
         c->paused = false;
         event_del(c->cev);
+        event_del(c->cev_retry);
         if (event_add(c->rev, NULL) < 0)
                 conn_kill(c, LOG_ERR, "cannot watch the connection again");
 }

@@ -45,6 +45,7 @@ struct Conn {
         struct event *rev;
         struct event *wev;
         struct event *cev;     /* peer hang-up while paused */
+        struct event *cev_retry; /* re-arms cev after unread requests woke it */
         uid_t uid;
         gid_t gid;
         pid_t pid;

@@ -375,6 +375,13 @@ static int handle_open(Conn *c, const Request *req, Reply *rep) {
 static int handle_close(Conn *c, const Request *req, Reply *rep) {
         Handle *h = conn_handle_find(c, req->close->handle);
 
+        /* A close without a reply is also silent about a handle that is already gone. */
+        if (req->close->no_reply) {
+                if (h)
+                        conn_handle_release(c, h);
+                rep->deferred = true;
+                return 0;
+        }
         if (!h)
                 return fail(rep, ST(NOT_FOUND), "no handle %llu on this connection",
                             (unsigned long long)req->close->handle);
@@ -630,13 +637,40 @@ void dispatch_violation(Conn *c, uint64_t id, const char *fmt, ...) {
         conn_kill(c, LOG_WARNING, rep.error);
 }
 
+/*
+ * Requests are decoded into one arena that is reset after each packet, so
+ * decoding costs no malloc() and freeing costs nothing. A request's decoded
+ * form is at most a few times its packet; anything larger falls back to the heap.
+ */
+static struct {
+        _Alignas(16) uint8_t mem[2 * WIRE_MAX_PACKET + 16384];
+        size_t used;
+} arena;
+
+static void *arena_alloc(void *data, size_t size) {
+        size_t need = (size + 15u) & ~(size_t)15u;
+
+        if (need < size || need > sizeof(arena.mem) - arena.used)
+                return malloc(size);
+        arena.used += need;
+        return arena.mem + arena.used - need;
+}
+
+static void arena_free(void *data, void *p) {
+        if ((uint8_t *)p < arena.mem || (uint8_t *)p >= arena.mem + sizeof(arena.mem))
+                free(p);
+}
+
+static ProtobufCAllocator arena_allocator = { .alloc = arena_alloc, .free = arena_free };
+
 void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
         const DispatchEntry *e = NULL;
         Request *req;
         Reply rep = { .fd = -1 };
         int status;
 
-        req = shmbroker__v1__request__unpack(NULL, len, buf);
+        arena.used = 0;
+        req = shmbroker__v1__request__unpack(&arena_allocator, len, buf);
         if (!req) {
                 dispatch_violation(c, 0, "cannot decode a %zu-byte packet as a Request message", len);
                 return;
@@ -680,7 +714,8 @@ void dispatch_packet(Conn *c, const uint8_t *buf, size_t len) {
         if (rep.disconnect)
                 conn_kill(c, LOG_NOTICE, rep.error);
 out:
-        shmbroker__v1__request__free_unpacked(req, NULL);
+        /* Frees only what did not fit the arena. */
+        shmbroker__v1__request__free_unpacked(req, &arena_allocator);
 }
 
 void dispatch_error(Conn *c, uint64_t id, int status, const char *fmt, ...) {

@@ -29,6 +29,8 @@
 
 #define HARNESS_START_TIMEOUT_MS 5000
 #define HARNESS_STOP_TIMEOUT_MS 10000
+/* $SHMBROKERD_WRAPPER (e.g. valgrind) slows the daemon down this much. */
+#define HARNESS_WRAPPER_SLOWDOWN 10
 #define HARNESS_CHILD_SETUP_FAILED 98
 
 const struct harness_creds harness_nobody = {
@@ -106,6 +108,16 @@ bool harness_is_root(void) {
         return geteuid() == 0;
 }
 
+static const char *wrapper(void) {
+        const char *w = getenv("SHMBROKERD_WRAPPER");
+
+        return w && *w ? w : NULL;
+}
+
+int harness_slowdown(void) {
+        return wrapper() ? HARNESS_WRAPPER_SLOWDOWN : 1;
+}
+
 static int status_decode(int st) {
         if (WIFEXITED(st))
                 return WEXITSTATUS(st);
@@ -149,8 +161,10 @@ int harness_pid_wait(pid_t pid, int timeout_ms) {
 /* ---- the daemon ------------------------------------------------------- */
 
 int harness_spawn_daemon(const char *const *args, pid_t *ret_pid) {
+        _cleanup_free_ char *wrap = NULL;
         const char **argv;
-        size_t n = 0;
+        size_t n = 0, n_wrap = 0;
+        char *saveptr = NULL;
         pid_t pid;
 
         if (!daemon_state.binary)
@@ -158,14 +172,27 @@ int harness_spawn_daemon(const char *const *args, pid_t *ret_pid) {
         if (!daemon_state.binary || !*daemon_state.binary)
                 return -ENOENT;
 
+        /* The wrapper's words (split at spaces) go before the binary: "valgrind --opt ...". */
+        if (wrapper()) {
+                wrap = strdup(wrapper());
+                if (!wrap)
+                        return -ENOMEM;
+                for (const char *p = wrap; *p; p++)
+                        if (*p == ' ')
+                                n_wrap++;
+                n_wrap++;
+        }
         while (args && args[n])
                 n++;
-        argv = calloc(n + 2, sizeof(*argv));
+        argv = calloc(n_wrap + n + 2, sizeof(*argv));
         if (!argv)
                 return -ENOMEM;
-        argv[0] = daemon_state.binary;
+        n_wrap = 0;
+        for (char *w = wrap ? strtok_r(wrap, " ", &saveptr) : NULL; w; w = strtok_r(NULL, " ", &saveptr))
+                argv[n_wrap++] = w;
+        argv[n_wrap] = daemon_state.binary;
         for (size_t i = 0; i < n; i++)
-                argv[i + 1] = args[i];
+                argv[n_wrap + i + 1] = args[i];
 
         fflush(stdout);
         fflush(stderr);
@@ -190,7 +217,7 @@ int harness_spawn_daemon(const char *const *args, pid_t *ret_pid) {
                 unsetenv("WATCHDOG_USEC");
                 unsetenv("WATCHDOG_PID");
                 unsetenv("SHMBROKER_SOCKET");
-                execv(argv[0], (char *const *)argv);
+                execvp(argv[0], (char *const *)argv);
                 fprintf(stderr, "# exec %s: %m\n", argv[0]);
                 _exit(127);
         }
@@ -238,7 +265,7 @@ int harness_daemon_fd_baseline(void) {
 }
 
 int harness_wait_fd_baseline(int timeout_ms, int *ret_count) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = now_ms() + (long long)timeout_ms * harness_slowdown();
         int n;
 
         if (!daemon_state.fd_check) {
@@ -289,7 +316,7 @@ bool harness_daemon_alive(void) {
 
 /* Waits until the daemon's fd count stops changing, for a meaningful baseline. */
 static int settle_fd_count(int above) {
-        long long deadline = now_ms() + 1000;
+        long long deadline = now_ms() + 1000LL * harness_slowdown();
         int n, last = -1, same = 0;
 
         while (now_ms() < deadline) {
@@ -349,7 +376,7 @@ int harness_daemon_start(const char *const *args) {
         }
         daemon_state.reaped = false;
 
-        deadline = now_ms() + HARNESS_START_TIMEOUT_MS;
+        deadline = now_ms() + (long long)HARNESS_START_TIMEOUT_MS * harness_slowdown();
         for (;;) {
                 if (!harness_daemon_alive()) {
                         harness_log("the daemon exited before accepting connections");
@@ -360,7 +387,7 @@ int harness_daemon_start(const char *const *args) {
                         break;
                 if (now_ms() >= deadline) {
                         harness_log("no connect() to %s within %d ms: %s", daemon_state.socket_path,
-                                    HARNESS_START_TIMEOUT_MS, strerror(-fd));
+                                    HARNESS_START_TIMEOUT_MS * harness_slowdown(), strerror(-fd));
                         (void)harness_daemon_stop();
                         return -ETIMEDOUT;
                 }
@@ -405,7 +432,7 @@ int harness_daemon_stop(void) {
         if (harness_daemon_alive()) {
                 if (kill(daemon_state.pid, SIGTERM) < 0)
                         harness_log("kill(SIGTERM): %m");
-                daemon_state.status = harness_pid_wait(daemon_state.pid, HARNESS_STOP_TIMEOUT_MS);
+                daemon_state.status = harness_pid_wait(daemon_state.pid, HARNESS_STOP_TIMEOUT_MS * harness_slowdown());
                 daemon_state.reaped = true;
         }
         if (daemon_state.status != 0) {

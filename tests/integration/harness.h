@@ -69,6 +69,12 @@ int harness_skip(const char *fmt, ...) _printf_(1, 2);
 const char *harness_errname(long long v);
 /* True when the harness runs as root, which the uid-switching tests need. */
 bool harness_is_root(void);
+/*
+ * $SHMBROKERD_WRAPPER, when set, is prepended (split at spaces) to every
+ * daemon command line, e.g. "valgrind --error-exitcode=99 ..."; the harness
+ * then waits this many times longer for the daemon (1 without a wrapper).
+ */
+int harness_slowdown(void);
 
 /* ---- checks: log file:line and the values, then fail the function ----- */
 

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmbroker-bench internals: timing and percentiles, the processes the
+ * benchmark runs (the built daemon and the raw floor server) and how they are
+ * pinned and measured. Kept apart from the phases so that each phase reads
+ * as what it measures.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+#define BENCH_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
+
+/* ---- timing and percentiles (stats.c) --------------------------------- */
+
+typedef struct Samples {
+        uint64_t *v; /* nanoseconds */
+        size_t n, cap;
+        bool sorted;
+} Samples;
+
+uint64_t now_ns(void);
+void sleep_ms(long ms);
+int samples_init(Samples *s, size_t cap);
+void samples_free(Samples *s);
+void samples_add(Samples *s, uint64_t ns);
+/* Percentile p in [0,1] (sorts in place); 0 when empty. */
+uint64_t samples_pct(Samples *s, double p);
+int cmp_double(const void *a, const void *b);
+double median_double(double *v, size_t n);
+
+/* ---- processes (proc.c) ---------------------------------------------- */
+
+typedef struct Daemon {
+        pid_t pid;
+        char sock[BENCH_PATH_MAX];
+        char log[BENCH_PATH_MAX + 16];
+} Daemon;
+
+#define DAEMON_NULL ((Daemon){ .pid = -1 })
+
+/* Starts binary on dir/tag.sock, stdout/stderr to dir/tag.log; waits until it accepts. */
+int daemon_start(Daemon *d, const char *binary, const char *dir, const char *tag, unsigned max_regions,
+                 unsigned max_connections);
+/* SIGTERM and wait: returns the exit status (0 clean), or -errno / -ETIMEDOUT. */
+int daemon_stop(Daemon *d);
+void daemon_log_tail(const Daemon *d);
+
+/* Waits for pid up to timeout_ms (then kills it): exit status, -signal, or -ETIMEDOUT. */
+int pid_wait(pid_t pid, int timeout_ms);
+
+/* The CPUs this process may run on, in order; returns how many (<= max). */
+int cpus_allowed(int *ret, int max);
+/* Pins every thread of pid (0: the caller's process) to cpu; cpu < 0: all allowed CPUs. */
+int pin_pid(pid_t pid, int cpu);
+
+typedef struct ProcMem {
+        uint64_t vm_rss, rss_anon, rss_file, rss_shmem; /* bytes */
+} ProcMem;
+int proc_mem(pid_t pid, ProcMem *ret);
+/* A field of /proc/meminfo in bytes ("Slab", "HugePages_Free" as a count). */
+int meminfo_get(const char *field, uint64_t *ret);
+
+/* ---- the raw floor (raw.c) ------------------------------------------- */
+
+/* Request codes of the raw server: one byte per SEQPACKET packet. */
+enum {
+        RAW_OP_OPEN = 'O',     /* reply with the shared 1 MiB memfd */
+        RAW_OP_CREATE = 'C',   /* memfd_create + ftruncate 4 KiB + seals, reply with it */
+        RAW_OP_HUGETLB = 'H',  /* 2 MiB-page memfd + ftruncate + fallocate 64 MiB + seals */
+        RAW_OP_RELEASE = 'R',  /* no reply: stands for shmb_close's one-way Close message */
+};
+
+#define RAW_OPEN_SIZE (UINT64_C(1) << 20)
+#define RAW_CREATE_SIZE UINT64_C(4096)
+#define RAW_HUGETLB_SIZE (UINT64_C(64) << 20)
+
+typedef struct RawServer {
+        pid_t pid;
+        char sock[BENCH_PATH_MAX];
+} RawServer;
+
+#define RAW_SERVER_NULL ((RawServer){ .pid = -1 })
+
+/* Forks the bare single-threaded epoll server on dir/raw.sock. */
+int raw_server_start(RawServer *s, const char *dir);
+int raw_server_stop(RawServer *s);
+
+int raw_connect(const char *path);
+/* One round trip: sends op, returns the descriptor of the reply in *ret_fd. */
+int raw_request_fd(int sock, char op, int *ret_fd);
+/* Sends op with no reply expected. */
+int raw_post(int sock, char op);
+/* The floor of shmb_open + touch + shmb_close: round trip, map, touch, unmap, close. */
+int raw_open_once(int sock);
