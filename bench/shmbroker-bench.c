@@ -497,7 +497,12 @@ static void hugepages_restore(void) {
 
 static int bench_hugetlb(Bench *b, const Mode *m) {
         const unsigned iters = b->o.quick ? 3 : 30;
-        const uint64_t need = RAW_HUGETLB_SIZE / PAGE_2M + 2;
+        /*
+         * Room for two regions at once: the raw server closes its memfd only
+         * after sending it, so its pages may still be held when the next
+         * daemon create asks for its own.
+         */
+        const uint64_t need = 2 * (RAW_HUGETLB_SIZE / PAGE_2M) + 2;
         struct shmb_create_opts o = create_opts(PAGE_2M, PAGE_2M);
         _cleanup_(samples_free) Samples d = {}, f = {};
         uint64_t total = 0, free_pages = 0;

@@ -10,13 +10,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "client-internal.h"
 #include "util.h"
+
+/* MLOCK_ONFAULT of mlock2(2), which older headers lack. */
+#define MLOCK_ONFAULT_FLAG 0x01
 
 #define PAGE_2M (UINT64_C(2) << 20)
 #define PAGE_1G (UINT64_C(1) << 30)
@@ -563,4 +570,41 @@ _public_ uint64_t shmb_region_page_size(const shmb_region *r) {
 
 _public_ const struct shmb_region_info *shmb_region_info(const shmb_region *r) {
         return r ? &r->info : NULL;
+}
+
+_public_ int shmb_region_lock(shmb_region *r, unsigned flags) {
+        shmb_conn *c;
+        struct rlimit rl;
+        char limit[64];
+        int e = 0;
+
+        if (!r || (flags & ~(unsigned)SHMB_LOCK_ONFAULT))
+                return -EINVAL;
+        if (!r->data)
+                return -EBADF;
+        /*
+         * mlock(2), not MAP_LOCKED: mmap(2) says MAP_LOCKED does not fail
+         * when pages cannot be locked. Called as a system call so that
+         * sanitizer runtimes, which turn mlock() into a no-op, do not hide
+         * what the kernel says in tests.
+         */
+        if (syscall(SYS_mlock2, r->data, r->map_len, (flags & SHMB_LOCK_ONFAULT) ? MLOCK_ONFAULT_FLAG : 0) < 0)
+                e = -errno;
+        if (e == -ENOSYS && !(flags & SHMB_LOCK_ONFAULT))
+                e = syscall(SYS_mlock, r->data, r->map_len) < 0 ? -errno : 0;
+        if (e == 0)
+                return 0;
+        c = r->conn;
+        if (!c)
+                return e;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                snprintf(limit, sizeof(limit), "unlimited");
+        else
+                snprintf(limit, sizeof(limit), "%llu bytes", (unsigned long long)rl.rlim_cur);
+        (void)pthread_mutex_lock(&c->lock);
+        e = conn_errorf(c, e, "cannot lock %zu bytes of region '%s' in RAM: %s; this process's RLIMIT_MEMLOCK is %s "
+                        "(raise it, grant CAP_IPC_LOCK, or create the region with SHMB_LOCKED so the daemon "
+                        "locks it)", r->map_len, r->info.name, errno_text(e), limit);
+        (void)pthread_mutex_unlock(&c->lock);
+        return e;
 }

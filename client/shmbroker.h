@@ -237,6 +237,17 @@ uint64_t shmb_region_size(const shmb_region *r);
 int shmb_region_fd(const shmb_region *r);
 unsigned shmb_region_seals(const shmb_region *r); /* F_SEAL_* bits */
 uint64_t shmb_region_page_size(const shmb_region *r);
+enum { SHMB_LOCK_ONFAULT = 1u << 0 }; /* shmb_region_lock() flags */
+/*
+ * Locks the caller's own mapping of r in RAM: mlock(), or with
+ * SHMB_LOCK_ONFAULT mlock2(MLOCK_ONFAULT), which locks pages as they are
+ * touched. This counts against the caller's RLIMIT_MEMLOCK (unless it has
+ * CAP_IPC_LOCK): over it, -ENOMEM or -EAGAIN (-EPERM with a zero limit)
+ * with a message naming the limit. The lock lasts until shmb_close() or a
+ * remap (shmb_publish()). Regions created with SHMB_LOCKED need none: the
+ * daemon keeps their pages resident for every mapper.
+ */
+int shmb_region_lock(shmb_region *r, unsigned flags);
 /* Attributes as reported when the region was created or opened. */
 const struct shmb_region_info *shmb_region_info(const shmb_region *r);
 

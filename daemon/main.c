@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config-file.h"
 #include "fdstore.h"
 #include "log.h"
 #include "memory.h"
@@ -44,6 +44,8 @@ static void help(void) {
                "\n"
                "Hands out sealed shared-memory regions to local processes over a Unix socket.\n"
                "\n"
+               "  -c, --config FILE          read limits, quotas and access from FILE\n"
+               "                             (shmbroker.conf(5)); options below override it\n"
                "  -s, --socket PATH          listen on PATH (default: the socket passed by the\n"
                "                             service manager, else $SHMBROKER_SOCKET, else\n"
                "                             " SHMB_SYSTEM_SOCKET " as root,\n"
@@ -106,9 +108,10 @@ static int parse_count_opt(const char *opt, const char *s, uint64_t *ret) {
 static int parse_args(int argc, char **argv, Args *a) {
         enum { OPT_VERSION = 0x100, OPT_SOCKET_MODE, OPT_MAX_REGIONS, OPT_MAX_CONNECTIONS, OPT_OUTPUT_QUEUE,
                OPT_QUOTA_LOCKED, OPT_QUOTA_BYTES, OPT_QUOTA_REGIONS, OPT_QUOTA_CONNECTIONS, OPT_QUOTA_HANDLES,
-               OPT_MAX_LOCKED, OPT_ADMIN_GROUP, OPT_RESTORE_GRACE_MS, OPT_FDSTORE_MAX };
+               OPT_MAX_LOCKED, OPT_ADMIN_GROUP, OPT_CONFIG, OPT_RESTORE_GRACE_MS, OPT_FDSTORE_MAX };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
+                { "config", required_argument, NULL, 'c' },
                 { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
                 { "max-regions", required_argument, NULL, OPT_MAX_REGIONS },
                 { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
@@ -129,8 +132,11 @@ static int parse_args(int argc, char **argv, Args *a) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:vh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:c:vh", options, NULL)) >= 0) {
                 switch (c) {
+                case 'c':
+                        /* Read before the other options (see config_path()), which override it. */
+                        break;
                 case 's':
                         a->socket_path = optarg;
                         break;
@@ -335,40 +341,32 @@ static void raise_nofile(void) {
         }
 }
 
-/* Group name or number to gid. */
-static int resolve_group(const char *name, gid_t *ret) {
-        struct group *g;
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(name, &end, 10);
-        if (!errno && end != name && !*end && v < UINT32_MAX) {
-                *ret = (gid_t)v;
-                return 0;
-        }
-        g = getgrnam(name);
-        if (!g)
-                return -ENOENT;
-        *ret = g->gr_gid;
-        return 0;
-}
-
 int main(int argc, char **argv) {
         Args a = { .socket_mode = 0666, .limits = LIMITS_DEFAULT,
                    .fdstore = { .max_fds = FDSTORE_DEFAULT_MAX, .grace_ms = FDSTORE_DEFAULT_GRACE_MS } };
         char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
         Server *s = NULL;
+        const char *cfg;
         int r, fd = -1;
 
         quota_config_init(&a.quota);
+        cfg = config_path_from_args(argc, argv);
+        if (cfg) {
+                char err[512];
+
+                if (config_parse_file(cfg, &a.limits, &a.quota, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "shmbrokerd: %s\n", err);
+                        quota_config_done(&a.quota);
+                        return 1;
+                }
+        }
         r = parse_args(argc, argv, &a);
         if (r <= 0) {
                 quota_config_done(&a.quota);
                 return r < 0 ? 2 : 0;
         }
         if (a.admin_group) {
-                if (resolve_group(a.admin_group, &a.limits.admin_gid) < 0) {
+                if (config_resolve_group(a.admin_group, &a.limits.admin_gid) < 0) {
                         fprintf(stderr, "shmbrokerd: --admin-group: no group named '%s'\n", a.admin_group);
                         quota_config_done(&a.quota);
                         return 2;

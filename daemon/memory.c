@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "memory.h"
+#include "region.h"
 #include "util.h"
 
 #ifndef MFD_HUGETLB
@@ -29,6 +31,10 @@
 #endif
 #ifndef MFD_HUGE_1GB
 #define MFD_HUGE_1GB (30U << MFD_HUGE_SHIFT)
+#endif
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
 #endif
 
 #define CAP_IPC_LOCK_BIT 14
@@ -202,3 +208,96 @@ void memory_lock_limit_text(char *buf, size_t len) {
         snprintf(buf, len, "the daemon's RLIMIT_MEMLOCK is %s and it %s CAP_IPC_LOCK", sz,
                  memory_have_ipc_lock() ? "has" : "lacks");
 }
+
+int memory_hugetlb_allocate(int fd, uint64_t page_size, uint64_t size, const char *name, char *errbuf,
+                            size_t errlen) {
+        int e;
+
+        if (!memory_is_hugetlb(page_size) || fallocate(fd, 0, 0, (off_t)size) >= 0)
+                return 0;
+        e = -errno;
+        if (e != -ENOSPC) {
+                snprintf(errbuf, errlen, "cannot allocate the huge pages of region '%s': %s", name, strerror(-e));
+                return e;
+        }
+        memory_hugetlb_shortage(page_size, size, name, errbuf, errlen);
+        return SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES;
+}
+
+/*
+ * Locked and THP regions get a mapping of the daemon's own, made from the
+ * O_RDONLY reopen: a mapping of the read-write fd would make F_SEAL_WRITE
+ * fail EBUSY for immutable regions. mlock on it keeps the pages resident
+ * for every mapper; MADV_HUGEPAGE on it decides the page size of pages
+ * first allocated through it.
+ */
+int memory_region_map(Region *r, char *errbuf, size_t errlen) {
+        bool thp = r->page_size == MEMORY_PAGE_THP, locked = r->flags & REGION_FLAG_LOCKED;
+        int fd, e;
+
+        if (!thp && !locked)
+                return 0;
+        fd = region_ro_fd(r);
+        if (fd < 0) {
+                snprintf(errbuf, errlen, "cannot reopen region '%s' read-only: %s", r->name, strerror(-fd));
+                return fd;
+        }
+        e = memory_map_ro(fd, r->size, &r->map);
+        if (e < 0) {
+                snprintf(errbuf, errlen, "cannot map region '%s' (%llu bytes) in the daemon: %s", r->name,
+                         (unsigned long long)r->size, strerror(-e));
+                return e == -ENOMEM ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
+        }
+        if (thp) {
+                char mode[32];
+
+                memory_thp_shmem_mode(mode, sizeof(mode));
+                (void)madvise(r->map, r->size, MADV_HUGEPAGE);
+                if (!memory_thp_possible(mode)) {
+                        char note[160];
+
+                        snprintf(note, sizeof(note), "no transparent huge pages: the system's "
+                                 "/sys/kernel/mm/transparent_hugepage/shmem_enabled is '%s'; "
+                                 "the region uses 4 KiB pages", mode);
+                        r->page_note = strdup(note);
+                        if (!r->page_note)
+                                return -ENOMEM;
+                }
+                /* Fault pages in through the advised mapping, not fallocate, so they may be huge. */
+                if ((r->flags & REGION_FLAG_PREALLOC || locked) &&
+                    madvise(r->map, r->size, MADV_POPULATE_READ) < 0 &&
+                    fallocate(r->fd, 0, 0, (off_t)r->size) < 0) {
+                        e = -errno;
+                        snprintf(errbuf, errlen, "cannot preallocate %llu bytes for region '%s': %s",
+                                 (unsigned long long)r->size, r->name, strerror(-e));
+                        return e == -ENOMEM || e == -ENOSPC ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
+                }
+        }
+        if (locked) {
+                /*
+                 * Allocate first: mlock() faults pages in too, but the
+                 * allocation must not depend on it (sanitizer runtimes make
+                 * mlock a no-op), and ENOSPC is clearer from here.
+                 */
+                if (!thp && !memory_is_hugetlb(r->page_size) && fallocate(r->fd, 0, 0, (off_t)r->size) < 0) {
+                        e = -errno;
+                        snprintf(errbuf, errlen, "cannot allocate %llu bytes for locked region '%s': %s",
+                                 (unsigned long long)r->size, r->name, strerror(-e));
+                        return e == -ENOMEM || e == -ENOSPC ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
+                }
+                /* The system call itself: sanitizer runtimes make mlock() a no-op, hiding refusals in tests. */
+                if (syscall(SYS_mlock, r->map, r->size) < 0) {
+                        char limit[128];
+
+                        e = -errno;
+                        memory_lock_limit_text(limit, sizeof(limit));
+                        snprintf(errbuf, errlen, "cannot lock region '%s' (%llu bytes) in memory: %s; %s",
+                                 r->name, (unsigned long long)r->size, strerror(-e), limit);
+                        return e == -ENOMEM || e == -EAGAIN || e == -EPERM ?
+                                SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
+                }
+                r->locked_bytes = r->size;
+        }
+        return 0;
+}
+

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct Region Region;
+
 #define MEMORY_PAGE_4K UINT64_C(4096)
 #define MEMORY_PAGE_2M (UINT64_C(2) << 20)
 #define MEMORY_PAGE_1G (UINT64_C(1) << 30)
@@ -28,6 +30,21 @@ static inline uint64_t memory_alloc_unit(uint64_t page_size) {
 
 /* memfd_create() flags selecting the page size (0 for 4k and THP). */
 unsigned memory_memfd_flags(uint64_t page_size);
+
+/*
+ * Hugetlb regions: allocates every page of fd now (a no-op for other page
+ * sizes), so that a short pool fails the create and never SIGBUSes a
+ * mapper. Returns 0, STATUS_NO_RESOURCES with the shortage message in
+ * errbuf, or -errno.
+ */
+int memory_hugetlb_allocate(int fd, uint64_t page_size, uint64_t size, const char *name, char *errbuf,
+                            size_t errlen);
+/*
+ * Locked and THP regions: the daemon's own PROT_READ mapping of
+ * region_ro_fd(r), advised MADV_HUGEPAGE (THP) and populated and mlocked
+ * (locked). Sets r->map, r->locked_bytes, r->page_note. Same returns.
+ */
+int memory_region_map(Region *r, char *errbuf, size_t errlen);
 
 /* Pool counters of one hugetlb size from /sys/kernel/mm/hugepages; -errno if unreadable. */
 int memory_hugetlb_pool(uint64_t page_size, uint64_t *ret_total, uint64_t *ret_free);

@@ -5,7 +5,9 @@
  * limit and the request so the user can act on it.
  */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,4 +241,67 @@ void quota_release(QuotaCharge *c) {
 void quota_charge_move(QuotaCharge *dst, QuotaCharge *src) {
         *dst = *src;
         *src = (QuotaCharge){ 0 };
+}
+
+static uint32_t clamp32(uint64_t v) {
+        return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static void usage_fill(Shmbroker__V1__QuotaUsage *e, uid_t uid, const uint64_t *used, const QuotaLimits *l) {
+        shmbroker__v1__quota_usage__init(e);
+        e->uid = uid;
+        e->locked_bytes = used[QUOTA_LOCKED];
+        e->locked_limit = l->v[QUOTA_LOCKED];
+        e->total_bytes = used[QUOTA_BYTES];
+        e->total_limit = l->v[QUOTA_BYTES];
+        e->regions = clamp32(used[QUOTA_REGIONS]);
+        e->regions_limit = clamp32(l->v[QUOTA_REGIONS]);
+        e->connections = clamp32(used[QUOTA_CONNECTIONS]);
+        e->connections_limit = clamp32(l->v[QUOTA_CONNECTIONS]);
+        e->handles = clamp32(used[QUOTA_HANDLES]);
+        e->handles_limit = clamp32(l->v[QUOTA_HANDLES]);
+}
+
+/* An idle uid's limits; other uids' groups come from the user database (admins only get here). */
+static void idle_limits(const Quota *q, const QuotaCreds *asker, uid_t uid, QuotaLimits *ret) {
+        QuotaCreds cr = { .uid = uid, .gid = (gid_t)-1 };
+        gid_t groups[64];
+        int n = (int)ELEMENTSOF(groups);
+        struct passwd pw, *pwp = NULL;
+        char buf[1024];
+
+        if (uid == asker->uid)
+                cr = *asker;
+        else if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp) {
+                cr.gid = pw.pw_gid;
+                if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
+                        cr.groups = groups;
+                        cr.n_groups = (size_t)n;
+                }
+        }
+        quota_limits_for(q, &cr, ret);
+}
+
+size_t quota_report(const Quota *q, const QuotaCreds *asker, uint32_t uid, bool all,
+                    Shmbroker__V1__QuotaUsage *entries, size_t max) {
+        static const uint64_t none[_QUOTA_MAX];
+        QuotaUser *u;
+        QuotaLimits l;
+        size_t n = 0;
+
+        if (max == 0)
+                return 0;
+        if (all) {
+                for (u = quota_first_user(q); u && n < max; u = quota_next_user(q, u))
+                        usage_fill(&entries[n++], u->uid, u->used, &u->limits);
+                return n;
+        }
+        u = quota_find_user(q, uid);
+        if (u)
+                usage_fill(&entries[0], u->uid, u->used, &u->limits);
+        else {
+                idle_limits(q, asker, uid, &l);
+                usage_fill(&entries[0], uid, none, &l);
+        }
+        return 1;
 }

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "wire.h"
+
 typedef enum QuotaKind {
         QUOTA_LOCKED,      /* bytes mlocked by the daemon for the uid's regions */
         QUOTA_BYTES,       /* bytes of the uid's regions */
@@ -124,6 +126,15 @@ int quota_charge_one(Quota *q, const QuotaCreds *cr, QuotaKind kind, uint64_t am
 void quota_release(QuotaCharge *c);
 /* Moves src into dst (dst must be empty); src is zeroed. */
 void quota_charge_move(QuotaCharge *dst, QuotaCharge *src);
+
+/*
+ * The Quota reply: usage and limits of uid (exactly one entry, also for a
+ * uid that holds nothing: then the limits it would get, resolved with
+ * asker's groups when it asks about itself, else from the user database),
+ * or with all of every uid holding something, at most max entries.
+ */
+size_t quota_report(const Quota *q, const QuotaCreds *asker, uint32_t uid, bool all,
+                    Shmbroker__V1__QuotaUsage *entries, size_t max);
 
 QuotaUser *quota_find_user(const Quota *q, uid_t uid);
 QuotaUser *quota_first_user(const Quota *q);

@@ -24,9 +24,6 @@
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -73,82 +70,6 @@ static int seals_add(int fd, unsigned seals, unsigned *ret_applied) {
         return -errno;
 }
 
-/*
- * Locked and THP regions get a mapping of the daemon's own, made from the
- * O_RDONLY reopen: a mapping of the read-write fd would make F_SEAL_WRITE
- * fail EBUSY for immutable regions. mlock on it keeps the pages resident
- * for every mapper; MADV_HUGEPAGE on it decides the page size of pages
- * first allocated through it.
- */
-static int region_map_daemon(Region *r, char *errbuf, size_t errlen) {
-        bool thp = r->page_size == MEMORY_PAGE_THP, locked = r->flags & REGION_FLAG_LOCKED;
-        int fd, e;
-
-        if (!thp && !locked)
-                return 0;
-        fd = region_ro_fd(r);
-        if (fd < 0) {
-                snprintf(errbuf, errlen, "cannot reopen region '%s' read-only: %s", r->name, strerror(-fd));
-                return fd;
-        }
-        e = memory_map_ro(fd, r->size, &r->map);
-        if (e < 0) {
-                snprintf(errbuf, errlen, "cannot map region '%s' (%llu bytes) in the daemon: %s", r->name,
-                         (unsigned long long)r->size, strerror(-e));
-                return e == -ENOMEM ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
-        }
-        if (thp) {
-                char mode[32];
-
-                memory_thp_shmem_mode(mode, sizeof(mode));
-                (void)madvise(r->map, r->size, MADV_HUGEPAGE);
-                if (!memory_thp_possible(mode)) {
-                        char note[160];
-
-                        snprintf(note, sizeof(note), "no transparent huge pages: the system's "
-                                 "/sys/kernel/mm/transparent_hugepage/shmem_enabled is '%s'; "
-                                 "the region uses 4 KiB pages", mode);
-                        r->page_note = strdup(note);
-                        if (!r->page_note)
-                                return -ENOMEM;
-                }
-                /* Fault pages in through the advised mapping, not fallocate, so they may be huge. */
-                if ((r->flags & REGION_FLAG_PREALLOC || locked) &&
-                    madvise(r->map, r->size, MADV_POPULATE_READ) < 0 &&
-                    fallocate(r->fd, 0, 0, (off_t)r->size) < 0) {
-                        e = -errno;
-                        snprintf(errbuf, errlen, "cannot preallocate %llu bytes for region '%s': %s",
-                                 (unsigned long long)r->size, r->name, strerror(-e));
-                        return e == -ENOMEM || e == -ENOSPC ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
-                }
-        }
-        if (locked) {
-                /*
-                 * Allocate first: mlock() faults pages in too, but the
-                 * allocation must not depend on it (sanitizer runtimes make
-                 * mlock a no-op), and ENOSPC is clearer from here.
-                 */
-                if (!thp && !memory_is_hugetlb(r->page_size) && fallocate(r->fd, 0, 0, (off_t)r->size) < 0) {
-                        e = -errno;
-                        snprintf(errbuf, errlen, "cannot allocate %llu bytes for locked region '%s': %s",
-                                 (unsigned long long)r->size, r->name, strerror(-e));
-                        return e == -ENOMEM || e == -ENOSPC ? SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
-                }
-                if (mlock(r->map, r->size) < 0) {
-                        char limit[128];
-
-                        e = -errno;
-                        memory_lock_limit_text(limit, sizeof(limit));
-                        snprintf(errbuf, errlen, "cannot lock region '%s' (%llu bytes) in memory: %s; %s",
-                                 r->name, (unsigned long long)r->size, strerror(-e), limit);
-                        return e == -ENOMEM || e == -EAGAIN || e == -EPERM ?
-                                SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES : e;
-                }
-                r->locked_bytes = r->size;
-        }
-        return 0;
-}
-
 int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, size_t errlen) {
         _cleanup_close_ int fd = -1;
         unsigned applied = 0;
@@ -167,18 +88,10 @@ int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, s
                          (unsigned long long)p->size, strerror(errno));
                 return e;
         }
-        /* Hugetlb: take every page now, so a short pool fails here and never SIGBUSes a mapper. */
-        if (memory_is_hugetlb(p->page_size) && fallocate(fd, 0, 0, (off_t)p->size) < 0) {
-                e = -errno;
-                if (e != -ENOSPC) {
-                        snprintf(errbuf, errlen, "cannot allocate the huge pages of region '%s': %s", p->name,
-                                 strerror(-e));
-                        return e;
-                }
-                memory_hugetlb_shortage(p->page_size, p->size, p->name, errbuf, errlen);
-                return SHMBROKER__V1__STATUS__STATUS_NO_RESOURCES;
-        }
-        /* THP preallocates through the daemon's advised mapping instead (see region_map_daemon). */
+        e = memory_hugetlb_allocate(fd, p->page_size, p->size, p->name, errbuf, errlen);
+        if (e != 0)
+                return e;
+        /* THP preallocates through the daemon's advised mapping instead (memory_region_map()). */
         if ((p->flags & REGION_FLAG_PREALLOC) && p->page_size == REGION_PAGE_4K) {
                 if (fallocate(fd, 0, 0, (off_t)p->size) < 0) {
                         e = -errno;
@@ -231,7 +144,7 @@ int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, s
         LIST_INIT(&r->handles);
         LIST_INIT(&r->waiters);
         r->fd = TAKE_FD(fd);
-        e = region_map_daemon(r, errbuf, errlen);
+        e = memory_region_map(r, errbuf, errlen);
         if (e != 0) {
                 region_free(r);
                 return e;

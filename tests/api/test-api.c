@@ -156,6 +156,13 @@ static void test_no_daemon(void) {
         CHECK(shmb_region_seals(NULL) == 0);
         CHECK(shmb_region_page_size(NULL) == 0);
         CHECK(shmb_region_info(NULL) == NULL);
+        CHECK(shmb_region_lock(NULL, 0) == -EINVAL);
+        {
+                struct shmb_quota q;
+
+                CHECK(shmb_quota(NULL, 0, &q) == -EINVAL);
+                CHECK(shmb_quota_list(NULL, NULL, NULL) == -EINVAL);
+        }
         shmb_disconnect(NULL);
         CHECK(r == NULL);
 

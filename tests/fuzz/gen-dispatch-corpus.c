@@ -174,6 +174,17 @@ static void publish(unsigned conn, uint64_t handle) {
         put(conn, &req);
 }
 
+static void quota(unsigned conn, uint32_t uid, bool all) {
+        Shmbroker__V1__QuotaRequest b = SHMBROKER__V1__QUOTA_REQUEST__INIT;
+        Request req = SHMBROKER__V1__REQUEST__INIT;
+
+        b.uid = uid;
+        b.all = all;
+        req.body_case = SHMBROKER__V1__REQUEST__BODY_QUOTA;
+        req.quota = &b;
+        put(conn, &req);
+}
+
 static void empty_request(unsigned conn) {
         Request req = SHMBROKER__V1__REQUEST__INIT;
 
@@ -390,6 +401,24 @@ int main(int argc, char **argv) {
         put_bytes(A, "\x0a\xff\xff\xff", 4);
         stat_(A, "seed/x");
         r |= write_seed(dir, "seq-garbage");
+
+        /* Page sizes, the locked flag and quotas: charges made and released along every path. */
+        hello(A);
+        hello(B);
+        create_full(A, "seed/locked", 1 << 20, 0644, SHARED, REFC, 4096, 1);
+        create_full(A, "seed/thp", 65536 + 1, 0644, IMM, OWNER, 1, 2);
+        create_full(A, "seed/huge", 3 << 20, 0644, SHARED, PERSIST, 2 << 20, 0);
+        create_full(A, "seed/bad-page", 4096, 0644, SHARED, PERSIST, 65536, 0);
+        open_(B, "seed/locked", RD, 0);
+        quota(A, 0, false);
+        quota(B, 0, true);
+        quota(B, 12345, false);
+        publish(A, 2);
+        close_(A, 1);
+        hangup(A);
+        quota(B, 0, false);
+        close_(B, 1);
+        r |= write_seed(dir, "seq-memory-quota");
 
         return r ? EXIT_FAILURE : EXIT_SUCCESS;
 }

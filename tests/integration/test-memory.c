@@ -7,7 +7,10 @@
  * a wish reported back; locked regions are mlocked by the daemon.
  *
  * The huge-page pools are global: every test that changes one puts the old
- * value back, on failure too (pool_restore() runs at exit as well).
+ * value back, on failure too (pool_restore() runs at exit and on SIGTERM
+ * as well), and concurrent runs of this program (other build directories,
+ * other checkouts) take turns through a lock file, so that none of them
+ * "restores" a value another one set.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +32,7 @@
 static const char pool_2m[] = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
 static const char pool_1g[] = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages";
 static long long saved_2m = -1, saved_1g = -1;
+static pid_t main_pid;
 
 static long long read_ll(const char *path) {
         long long v = -1;
@@ -55,6 +60,9 @@ static int write_ll(const char *path, long long v) {
 }
 
 static void pool_restore(void) {
+        /* Children leave through exit() too: only the process that saved the values restores them. */
+        if (main_pid && getpid() != main_pid)
+                return;
         if (saved_2m >= 0 && write_ll(pool_2m, saved_2m) < 0)
                 harness_log("cannot restore %s to %lld", pool_2m, saved_2m);
         if (saved_1g >= 0 && write_ll(pool_1g, saved_1g) < 0)
@@ -113,6 +121,7 @@ static int huge_region_roundtrip(const char *name, uint64_t page, uint64_t reque
         uint64_t size = (request + page - 1) / page * page;
         struct touch_args a = { .name = name, .size = size, .page = page, .seed = 41 };
         struct shmb_region_info info;
+        struct shmb_quota q;
         _cleanup_free_ uint8_t *before = NULL;
         const uint8_t *p;
         struct stat st;
@@ -132,6 +141,8 @@ static int huge_region_roundtrip(const char *name, uint64_t page, uint64_t reque
         CHECK_INT(info.page_size, page);
         CHECK_INT(info.huge_page_bytes, size);
         CHECK_INT(info.resident_bytes, size);
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_INT(q.total_bytes, size);
 
         /* One byte per 4 KiB as written, to see the child's changes through our own mapping. */
         before = malloc((size_t)(size / 4096));
@@ -146,6 +157,10 @@ static int huge_region_roundtrip(const char *name, uint64_t page, uint64_t reque
                 CHECK_MSG(p[i * 4096] == want, "page %" PRIu64 " not rewritten", i);
         }
         CHECK_SHMB(c, shmb_delete(c, name), 0);
+        /* The huge pages were charged at their rounded size, and are released with the region. */
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_INT(q.total_bytes, 0);
+        CHECK_INT(q.regions, 0);
         return 0;
 }
 
@@ -327,6 +342,75 @@ out:
         return ret;
 }
 
+/* The daemon's own mapping of a locked region is read-only from an O_RDONLY fd: publishing still seals. */
+static int memory_locked_immutable_publishes(void) {
+        _cleanup_conn_ shmb_conn *c = NULL;
+        _cleanup_region_ shmb_region *r = NULL, *ro = NULL, *sw = NULL;
+        struct shmb_create_opts o = harness_opts(256 * 1024, 0644, SHMB_PERSISTENT);
+        struct shmb_region_info info;
+        struct shmb_quota q;
+
+        o.sharing = SHMB_IMMUTABLE;
+        o.flags = SHMB_LOCKED;
+        CHECK_INT(harness_connect(&c), 0);
+        CHECK_SHMB(c, shmb_create(c, "it/mem/locked-immutable", &o, &r), 0);
+        harness_fill(shmb_region_data(r), 256 * 1024, 9);
+        CHECK_SHMB(c, shmb_publish(r), 0);
+        CHECK(shmb_region_seals(r) & F_SEAL_WRITE);
+        CHECK_SHMB(c, shmb_open(c, "it/mem/locked-immutable", SHMB_READ, 0, &ro), 0);
+        CHECK(harness_verify(shmb_region_data(ro), 256 * 1024, 9));
+        CHECK_SHMB(c, shmb_stat(c, "it/mem/locked-immutable", &info), 0);
+        CHECK_INT(info.locked_bytes, 256 * 1024);
+        CHECK_INT(info.resident_bytes, 256 * 1024);
+        CHECK_SHMB(c, shmb_delete(c, "it/mem/locked-immutable"), 0);
+
+        /* Single-writer: FUTURE_WRITE is added with the daemon's locked mapping in place. */
+        o.sharing = SHMB_SINGLE_WRITER;
+        CHECK_SHMB(c, shmb_create(c, "it/mem/locked-sw", &o, &sw), 0);
+        CHECK(shmb_region_seals(sw) & F_SEAL_FUTURE_WRITE);
+        harness_fill(shmb_region_data(sw), 256 * 1024, 10);
+        CHECK_SHMB(c, shmb_stat(c, "it/mem/locked-sw", &info), 0);
+        CHECK_INT(info.locked_bytes, 256 * 1024);
+        CHECK_SHMB(c, shmb_delete(c, "it/mem/locked-sw"), 0);
+        /* Deleted: nothing stays locked or charged, though our mappings live on. */
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_INT(q.locked_bytes, 0);
+        CHECK_INT(q.global_locked_bytes, 0);
+        CHECK_INT(q.regions, 0);
+        CHECK_INT(q.total_bytes, 0);
+        return 0;
+}
+
+/* As nobody with a 64 KiB RLIMIT_MEMLOCK: locking 1 MiB client-side fails clearly, 32 KiB works. */
+static int child_client_lock(struct harness_chan *chan, void *userdata) {
+        _cleanup_conn_ shmb_conn *c = NULL;
+        _cleanup_region_ shmb_region *big = NULL, *small = NULL;
+        struct shmb_create_opts o = harness_opts(MIB, 0600, SHMB_OWNER);
+        struct rlimit rl = { 64 * 1024, 64 * 1024 };
+        int r;
+
+        CHECK_SYS(setrlimit(RLIMIT_MEMLOCK, &rl));
+        CHECK_INT(harness_connect(&c), 0);
+        CHECK_SHMB(c, shmb_create(c, "it/mem/client-lock-big", &o, &big), 0);
+        r = shmb_region_lock(big, 0);
+        CHECK_MSG(r == -ENOMEM || r == -EAGAIN || r == -EPERM, "lock over the rlimit: %s", harness_errname(r));
+        CHECK_MSG(strstr(shmb_conn_error(c), "RLIMIT_MEMLOCK is 65536 bytes"), "message: %s", shmb_conn_error(c));
+        r = shmb_region_lock(big, SHMB_LOCK_ONFAULT);
+        CHECK_MSG(r < 0, "on-fault lock over the rlimit: %d", r);
+        o.size = 32 * 1024;
+        CHECK_SHMB(c, shmb_create(c, "it/mem/client-lock-small", &o, &small), 0);
+        CHECK_SHMB(c, shmb_region_lock(small, 0), 0);
+        CHECK_INT(shmb_region_lock(small, 2), -EINVAL);
+        return 0;
+}
+
+static int memory_client_lock(void) {
+        if (!harness_is_root())
+                return harness_skip("needs root to run a child as nobody");
+        CHECK_CHILD(harness_run_child(&harness_nobody, child_client_lock, NULL));
+        return 0;
+}
+
 static int memory_bad_page_size(void) {
         _cleanup_conn_ shmb_conn *c = NULL;
         shmb_region *r = NULL;
@@ -338,6 +422,13 @@ static int memory_bad_page_size(void) {
         return 0;
 }
 
+static void on_term(int sig) {
+        /* Forked children inherit this handler and the saved values: only the parent restores. */
+        if (getpid() == main_pid)
+                pool_restore();
+        _exit(128 + sig);
+}
+
 int main(void) {
         static const struct harness_test tests[] = {
                 HARNESS_TEST(memory_hugetlb_2m),
@@ -345,11 +436,20 @@ int main(void) {
                 HARNESS_TEST(memory_hugetlb_empty_pool),
                 HARNESS_TEST(memory_thp_reported),
                 HARNESS_TEST(memory_locked_cap_is_what_daemon_can_lock),
+                HARNESS_TEST(memory_locked_immutable_publishes),
+                HARNESS_TEST(memory_client_lock),
                 HARNESS_TEST(memory_bad_page_size),
         };
-        int r;
+        int r, lock_fd;
 
+        main_pid = getpid();
+        /* Held until exit: the pools are machine-wide. */
+        lock_fd = open("/tmp/shmbroker-test-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0)
+                harness_log("cannot lock the huge-page pools for this run: %m");
         atexit(pool_restore);
+        signal(SIGTERM, on_term);
+        signal(SIGINT, on_term);
         r = harness_main(tests, ELEMENTSOF(tests), NULL);
         pool_restore();
         saved_2m = saved_1g = -1;

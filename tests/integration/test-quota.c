@@ -34,7 +34,7 @@
 
 static const char *const daemon_args[] = {
         "--quota-locked", "8M",  "--quota-bytes", "32M",       "--quota-regions", "6", "--quota-handles", "10",
-        "--quota-connections", "5", "--max-locked", "12M", NULL
+        "--quota-connections", "5", "--max-locked", "12M", "--admin-group", "61100", NULL
 };
 
 static long long now_ms(void) {
@@ -447,6 +447,56 @@ static int quota_nonadmin_sees_only_own(void) {
         return 0;
 }
 
+static int count_entry(const struct shmb_quota *q, void *userdata) {
+        (*(int *)userdata)++;
+        return 0;
+}
+
+/* userdata non-NULL: the child is in the admin group. */
+static int child_admin_check(struct harness_chan *chan, void *userdata) {
+        _cleanup_conn_ shmb_conn *c = NULL;
+        struct shmb_quota q;
+        int n = 0;
+
+        CHECK_INT(harness_connect(&c), 0);
+        if (userdata) {
+                shmb_region *r = NULL;
+                struct shmb_region_info info;
+
+                /* Admins inspect and delete; the contents stay behind the mode bits. */
+                CHECK_SHMB(c, shmb_open(c, "it/q/admin", SHMB_READ, 0, &r), -EACCES);
+                CHECK_SHMB(c, shmb_stat(c, "it/q/admin", &info), 0);
+                CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+                CHECK_INT(q.regions, 1);
+                CHECK_SHMB(c, shmb_quota_list(c, count_entry, &n), 0);
+                CHECK(n >= 2); /* root and this uid at least */
+                CHECK_SHMB(c, shmb_delete(c, "it/q/admin"), 0);
+        } else {
+                CHECK_SHMB(c, shmb_quota_list(c, count_entry, &n), -EACCES);
+                CHECK_SHMB(c, shmb_delete(c, "it/q/admin"), -EACCES);
+        }
+        return 0;
+}
+
+static int quota_admin_group(void) {
+        static const gid_t admin[] = { 61100 };
+        const struct harness_creds member = { .uid = 61101, .gid = 61101, .n_groups = 1, .groups = admin };
+        _cleanup_conn_ shmb_conn *c = NULL;
+        struct shmb_create_opts o = opts(4096, 0);
+        shmb_region *r = NULL;
+
+        if (!harness_is_root())
+                return harness_skip("needs root to run children as other uids");
+        CHECK_INT(harness_connect(&c), 0);
+        CHECK_SHMB(c, shmb_create(c, "it/q/admin", &o, &r), 0);
+        CHECK_SHMB(c, shmb_close(r), 0);
+        CHECK_CHILD(harness_run_child(&harness_nobody, child_admin_check, NULL));
+        CHECK_CHILD(harness_run_child(&member, child_admin_check, (void *)1));
+        CHECK_SHMB(c, harness_wait_gone(c, "it/q/admin", WAIT_MS), 0);
+        CHECK_INT(wait_usage_zero(c, 0, 1), 0);
+        return 0;
+}
+
 HARNESS_MAIN(daemon_args,
              HARNESS_TEST(quota_limits_reported),
              HARNESS_TEST(quota_locked_exact),
@@ -457,4 +507,5 @@ HARNESS_MAIN(daemon_args,
              HARNESS_TEST(quota_global_locked_cap_concurrent),
              HARNESS_TEST(quota_same_uid_concurrent),
              HARNESS_TEST(quota_locked_refcounted_released),
-             HARNESS_TEST(quota_nonadmin_sees_only_own))
+             HARNESS_TEST(quota_nonadmin_sees_only_own),
+             HARNESS_TEST(quota_admin_group))

@@ -45,7 +45,7 @@ static int exhaustion_fd_limit(void) {
         struct shmb_create_opts o = harness_opts(4096, 0644, SHMB_PERSISTENT);
         struct shmb_region_info info;
         _cleanup_response_ WireResponse *resp = NULL;
-        struct rlimit old;
+        struct rlimit old = { 0 };
         shmb_region *r = NULL;
         char name[64];
         long long cpu0, cpu1, t0;
@@ -156,7 +156,7 @@ static int child_create_until_full(struct harness_chan *chan, void *userdata) {
 
 static int exhaustion_racing_owners(void) {
         struct harness_child ch[4];
-        struct rlimit old;
+        struct rlimit old = { 0 };
         int count;
 
         if (harness_slowdown() > 1)
