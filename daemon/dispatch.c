@@ -214,10 +214,13 @@ static void reply_region(Reply *rep, const Region *r, bool with_usage) {
         region_to_wire(r, &rep->region, with_usage);
 }
 
-/* Quota refusals go to the journal with the peer, like protocol violations. */
-static int quota_refused(Conn *c, const char *what, int status, Reply *rep) {
+/* Quota refusals go to the journal with the peer and the region, like protocol violations. */
+static int quota_refused(Conn *c, const char *what, const char *name, int status, Reply *rep) {
         if (status > 0)
-                log_notice("%s refused for uid %u pid %d: %s", what, (unsigned)c->uid, (int)c->pid, rep->error);
+                log_fields(LOG_NOTICE, LOG_FIELDS(.message_id = SHMB_MESSAGE_QUOTA_REFUSED, .region = name,
+                                                  LOG_PEER(c)),
+                           "%s of '%s' refused for uid %u pid %d: %s", what, name, (unsigned)c->uid,
+                           (int)c->pid, rep->error);
         return status;
 }
 
@@ -242,10 +245,10 @@ static int handle_create(Conn *c, const Request *req, Reply *rep) {
                 amount[QUOTA_LOCKED] = create_size(q);
         e = quota_charge(&s->quota, &cr, amount, &region_charge, rep->error, sizeof(rep->error));
         if (e)
-                return quota_refused(c, "create", e, rep);
+                return quota_refused(c, "create", q->name, e, rep);
         e = quota_charge_one(&s->quota, &cr, QUOTA_HANDLES, 1, &handle_charge, rep->error, sizeof(rep->error));
         if (e)
-                return quota_refused(c, "create", e, rep);
+                return quota_refused(c, "create", q->name, e, rep);
         p = (RegionParams){
                 .name = q->name,
                 .size = create_size(q),
@@ -316,7 +319,7 @@ static int open_reply(Conn *c, Region *r, int access, Reply *rep) {
 
         e = quota_charge_one(&c->server->quota, &cr, QUOTA_HANDLES, 1, &charge, rep->error, sizeof(rep->error));
         if (e)
-                return quota_refused(c, "open", e, rep);
+                return quota_refused(c, "open", r->name, e, rep);
         if (access == ACCESS(READ)) {
                 fd = region_ro_fd(r);
                 if (fd < 0)

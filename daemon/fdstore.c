@@ -38,6 +38,8 @@
 
 #include "fdstore.h"
 #include "log.h"
+#include "memory.h"
+#include "quota.h"
 #include "region.h"
 #include "registry.h"
 #include "server.h"
@@ -482,9 +484,27 @@ static int log_parse(int fd, uint64_t *ret_gen, uint64_t *ret_next_id, MetaRec *
  * quota (and, for REGION_FLAG_LOCKED, locked again) here, before the daemon
  * serves. Nothing is charged yet because no quotas exist yet.
  */
+/*
+ * A restored region counts against its owner's quotas again, and gets back
+ * the daemon's own mapping (mlocked pages, THP advice), which died with the
+ * old instance. Neither may cost the region: it exists, with data.
+ */
 static void restore_charge(Server *s, Region *r) {
-        (void)s;
-        (void)r;
+        uint64_t amount[_QUOTA_MAX] = { [QUOTA_BYTES] = r->size, [QUOTA_REGIONS] = 1 };
+        QuotaCreds cr = { .uid = r->uid, .gid = r->gid };
+        char err[256] = "";
+        int e;
+
+        if (r->flags & REGION_FLAG_LOCKED)
+                amount[QUOTA_LOCKED] = r->size;
+        e = quota_charge_restored(&s->quota, &cr, amount, &r->charge, err, sizeof(err));
+        if (e != 0)
+                log_warning("restored region '%s' is not counted against uid %u's quotas: %s", r->name,
+                            (unsigned)r->uid, err);
+        e = memory_region_map(r, err, sizeof(err));
+        if (e != 0)
+                log_warning("restored region '%s' lacks the daemon's own mapping (%s): %s", r->name,
+                            r->flags & REGION_FLAG_LOCKED ? "its pages are not locked" : "no THP advice", err);
 }
 
 /* Rebuilds one region from its memfd and record. Returns 0, or <0 with the reason logged. */

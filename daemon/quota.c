@@ -152,8 +152,8 @@ static void amount_format(QuotaKind k, uint64_t v, char *buf, size_t len) {
                 snprintf(buf, len, "%" PRIu64, v);
 }
 
-int quota_charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MAX], QuotaCharge *ret,
-                 char *err, size_t errlen) {
+static int charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MAX], QuotaCharge *ret,
+                  char *err, size_t errlen, bool force) {
         QuotaLimits limits;
         QuotaUser *u;
         char a[SIZE_FORMAT_MAX], b[SIZE_FORMAT_MAX], c[SIZE_FORMAT_MAX];
@@ -164,7 +164,7 @@ int quota_charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MA
         else
                 quota_limits_for(q, cr, &limits);
 
-        for (int k = 0; k < _QUOTA_MAX; k++) {
+        for (int k = 0; k < _QUOTA_MAX && !force; k++) {
                 uint64_t used = u ? u->used[k] : 0;
 
                 if (amount[k] == 0 || limits.v[k] == 0)
@@ -178,7 +178,7 @@ int quota_charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MA
                         return SHMBROKER__V1__STATUS__STATUS_QUOTA_EXCEEDED;
                 }
         }
-        if (amount[QUOTA_LOCKED] > 0 && q->max_locked != UINT64_MAX &&
+        if (!force && amount[QUOTA_LOCKED] > 0 && q->max_locked != UINT64_MAX &&
             (amount[QUOTA_LOCKED] > q->max_locked || q->locked_total > q->max_locked - amount[QUOTA_LOCKED])) {
                 size_format(q->locked_total, a, sizeof(a));
                 size_format(q->max_locked, b, sizeof(b));
@@ -209,6 +209,16 @@ int quota_charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MA
         *ret = (QuotaCharge){ .user = u };
         memcpy(ret->amount, amount, sizeof(ret->amount));
         return 0;
+}
+
+int quota_charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MAX], QuotaCharge *ret,
+                 char *err, size_t errlen) {
+        return charge(q, cr, amount, ret, err, errlen, false);
+}
+
+int quota_charge_restored(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MAX], QuotaCharge *ret,
+                          char *err, size_t errlen) {
+        return charge(q, cr, amount, ret, err, errlen, true);
 }
 
 int quota_charge_one(Quota *q, const QuotaCreds *cr, QuotaKind kind, uint64_t amount, QuotaCharge *ret,

@@ -123,6 +123,13 @@ int quota_charge(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MA
 int quota_charge_one(Quota *q, const QuotaCreds *cr, QuotaKind kind, uint64_t amount, QuotaCharge *ret,
                      char *err, size_t errlen);
 /* Releases (idempotent: the charge is zeroed). */
+/*
+ * Charges a region that already exists (restored from the fd store after a
+ * restart) without checking limits: usage must count it even when limits
+ * were lowered in between. Fails only for lack of memory.
+ */
+int quota_charge_restored(Quota *q, const QuotaCreds *cr, const uint64_t amount[_QUOTA_MAX], QuotaCharge *ret,
+                          char *err, size_t errlen);
 void quota_release(QuotaCharge *c);
 /* Moves src into dst (dst must be empty); src is zeroed. */
 void quota_charge_move(QuotaCharge *dst, QuotaCharge *src);

@@ -43,10 +43,11 @@ static void on_listen_retry(evutil_socket_t fd, short what, void *userdata) {
 
 /* Live counts for `systemctl status`; sent only when they changed. */
 static void notify_status(Server *s) {
-        char status[sizeof(s->last_status)], size[SIZE_FORMAT_MAX];
+        char status[sizeof(s->last_status)], size[SIZE_FORMAT_MAX], locked[SIZE_FORMAT_MAX];
 
-        snprintf(status, sizeof(status), "regions: %u (%s), connections: %u", s->registry.n_regions,
-                 size_format(s->registry.total_bytes, size, sizeof(size)), s->n_conns);
+        snprintf(status, sizeof(status), "regions: %u (%s, %s locked), connections: %u", s->registry.n_regions,
+                 size_format(s->registry.total_bytes, size, sizeof(size)),
+                 size_format(s->quota.locked_total, locked, sizeof(locked)), s->n_conns);
         if (strcmp(status, s->last_status) == 0)
                 return;
         strcpy(s->last_status, status);

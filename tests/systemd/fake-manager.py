@@ -26,6 +26,7 @@
 # "ok"/"not ok" lines; exit 0 all passed, 1 otherwise.
 import array
 import fcntl
+import json
 import os
 import select
 import shutil
@@ -303,6 +304,12 @@ def main_scenarios(tmp):
     check(len(stored) == 8 and len(set(stored)) == 8 and all(len(n) == 3 for n in stored if n != "meta0"),
           "fd store holds 7 region fds with unique 3-character names and the metadata log", str(stored))
 
+    # A locked region: after the restart it must be locked and charged to its owner again.
+    rc = subprocess.run([CTL, "--socket", m.sock_path, "create", P + "locked", "64K", "--locked"],
+                        capture_output=True, text=True)
+    check(rc.returncode == 0, "a locked region is created", rc.stderr)
+    m.pump(0.2)
+
     # A descriptor that is not ours and one without metadata: both dropped at restore.
     junk1 = os.memfd_create("junk", os.MFD_CLOEXEC)
     junk2 = os.memfd_create("junk", os.MFD_CLOEXEC)
@@ -324,12 +331,28 @@ def main_scenarios(tmp):
           str(after.get(P + "unpub-imm")))
     rc, out = run(m.sock_path, "verify", *names)
     check(rc == 0 and out.startswith("ok 6"), "after SIGKILL every byte came back", out)
+    # Restored regions count against their owner's quotas again, locked bytes included.
+    lst = subprocess.run([CTL, "--socket", m.sock_path, "--json", "list"], capture_output=True, text=True)
+    quo = subprocess.run([CTL, "--socket", m.sock_path, "--json", "quota", "0"], capture_output=True, text=True)
+    try:
+        regions = [r for r in json.loads(lst.stdout)["regions"] if r["uid"] == 0]
+        q = json.loads(quo.stdout)
+        want = (len(regions), sum(r["size"] for r in regions), 65536)
+        got = (q["regions"], q["total_bytes"], q["locked_bytes"])
+    except (ValueError, KeyError) as e:
+        want, got = "json", repr(e) + lst.stdout + lst.stderr + quo.stdout + quo.stderr
+    check(want == got, "restored regions are charged to their owner's quota again (regions, bytes, locked)",
+          "expected %r, quota says %r" % (want, got))
+    lr = [r for r in regions if r["name"] == P + "locked"] if isinstance(want, tuple) else []
+    check(len(lr) == 1 and lr[0]["locked_bytes"] == 65536, "a restored locked region is locked again",
+          str(lr))
     check("zzz" not in m.names() and "not-a-region" not in m.names(),
           "stored fds that do not parse are closed and removed from the store", str(m.names()))
     check("no metadata" in m.log() and "not a name this daemon stores" in m.log(),
           "the daemon warned about them", m.log()[-2000:])
-    check(len(m.names()) == 7 and sum(1 for n in m.names() if n.startswith("meta")) == 1,
-          "the store holds 6 regions and one (rewritten) metadata log", str(m.names()))
+    check(len(m.names()) == 8 and sum(1 for n in m.names() if n.startswith("meta")) == 1,
+          "the store holds 7 regions (6 kinds and the locked one) and one (rewritten) metadata log",
+          str(m.names()))
     a = h.ask("reopen")
     check(a == "ok reopened",
           "holder reconnects transparently, reopens owner/refcounted regions, closes old handles", a)
