@@ -99,7 +99,7 @@ test)
                         CC=clang meson setup build-fuzz -Dbuildtype=debugoptimized -Dfuzzing=true >/dev/null
                 fi
                 ninja -C build-fuzz tests/fuzz/fuzz-wire-libfuzzer tests/fuzz/fuzz-name-libfuzzer \
-                        tests/fuzz/fuzz-dispatch-libfuzzer >/dev/null
+                        tests/fuzz/fuzz-dispatch-libfuzzer tests/fuzz/fuzz-config-libfuzzer >/dev/null
                 meson test -C build-fuzz --no-rebuild --suite fuzz-timed --print-errorlogs --num-processes 2 || status=1
         fi
         summary build-test build-asan build-fuzz
