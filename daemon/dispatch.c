@@ -107,6 +107,18 @@ static int check_name(Reply *rep, const char *name) {
         return 0;
 }
 
+/* The region a request names: a valid name that exists, else the status to answer. */
+static int find_region(Conn *c, const char *name, Reply *rep, Region **ret) {
+        int e = check_name(rep, name);
+
+        if (e)
+                return e;
+        *ret = registry_find(&c->server->registry, name);
+        if (!*ret)
+                return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
+        return 0;
+}
+
 /* Kernel refusals of memory or descriptors are the client's to retry; others are ours. */
 static int resource_status(int e) {
         switch (-e) {
@@ -349,15 +361,12 @@ static int handle_open(Conn *c, const Request *req, Reply *rep) {
         Region *r;
         int e;
 
-        e = check_name(rep, q->name);
-        if (e)
-                return e;
         if (q->access != ACCESS(READ) && q->access != ACCESS(READ_WRITE))
                 return fail(rep, ST(INVALID_ARGUMENT), "access %d is not one of 1 (read), 2 (read-write)",
                             q->access);
-        r = registry_find(&c->server->registry, q->name);
-        if (!r)
-                return fail(rep, ST(NOT_FOUND), "no region named '%s'", q->name);
+        e = find_region(c, q->name, rep, &r);
+        if (e)
+                return e;
         if (!may_access(c, r, q->access == ACCESS(READ_WRITE) ? 6u : 4u))
                 return fail(rep, ST(PERMISSION_DENIED),
                             "permission denied: uid %u may not open region '%s' for %s: owner %u:%u, mode %04o",
@@ -409,12 +418,9 @@ static int handle_delete(Conn *c, const Request *req, Reply *rep) {
         Region *r;
         int e;
 
-        e = check_name(rep, name);
+        e = find_region(c, name, rep, &r);
         if (e)
                 return e;
-        r = registry_find(&c->server->registry, name);
-        if (!r)
-                return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
         if (c->uid != r->uid && !is_admin(c))
                 return fail(rep, ST(PERMISSION_DENIED),
                             "permission denied: uid %u may not delete region '%s': it belongs to uid %u", (unsigned)c->uid,
@@ -435,12 +441,9 @@ static int handle_stat(Conn *c, const Request *req, Reply *rep) {
         Region *r;
         int e;
 
-        e = check_name(rep, name);
+        e = find_region(c, name, rep, &r);
         if (e)
                 return e;
-        r = registry_find(&c->server->registry, name);
-        if (!r)
-                return fail(rep, ST(NOT_FOUND), "no region named '%s'", name);
         if (!may_see(c, r))
                 return fail(rep, ST(PERMISSION_DENIED), "permission denied: uid %u may not inspect region '%s': owner %u:%u, mode %04o",
                             (unsigned)c->uid, r->name, (unsigned)r->uid, (unsigned)r->gid, r->mode);
