@@ -38,7 +38,7 @@ grep -qw overlay /proc/filesystems || skip "the kernel has no overlayfs"
 
 CACHE=${SHMB_NSPAWN_CACHE:-/var/cache/shmbroker-nspawn}
 BASE=$CACHE/bookworm
-PACKAGES=systemd,systemd-sysv,dbus,libsystemd0,libevent-core-2.1-7,libprotobuf-c1
+PACKAGES=systemd,systemd-sysv,dbus,libsystemd0,libevent-core-2.1-7,libprotobuf-c1,libinih1
 MIRROR=${SHMB_NSPAWN_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
@@ -99,6 +99,9 @@ meson install -C "$USRBUILD" --destdir "$ROOT" --no-rebuild --quiet >"$TMP/insta
         { cat "$TMP/install.log"; die "meson install failed"; }
 install -m 0755 "$USRBUILD/tests/systemd/fdstore-client" "$ROOT/usr/lib/shmbroker-fdstore-client"
 ldconfig -r "$ROOT"
+# A library the binaries need but PACKAGES lacks would only show as a daemon that never starts.
+missing=$(chroot "$ROOT" ldd /usr/sbin/shmbrokerd /usr/bin/shmbrokerctl 2>&1 | grep "not found" | sort -u)
+[ -z "$missing" ] || die "the container root lacks libraries the binaries need (add their packages to PACKAGES): $missing"
 systemd-sysusers --root="$ROOT" >/dev/null 2>&1 || die "systemd-sysusers --root failed"
 systemctl --root="$ROOT" enable shmbroker.socket >/dev/null 2>&1 || die "cannot enable shmbroker.socket"
 # The only change to the installed units: a short watchdog, so the watchdog kill is quick to test.
