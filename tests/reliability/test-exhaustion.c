@@ -8,8 +8,9 @@
  * that needs a new descriptor; requests that need none keep working;
  * accept() at EMFILE must pause rather than spin (the daemon's CPU time
  * over a second stays low) and a waiting client is served once deletes free
- * descriptors. Not run under $SHMBROKERD_WRAPPER: valgrind keeps
- * descriptors of its own near the limit it saw at start.
+ * descriptors. Then mmap() failing with ENOMEM under a capped address
+ * space. Not run under $SHMBROKERD_WRAPPER: valgrind keeps descriptors of
+ * its own near the limit it saw at start.
  */
 #include <errno.h>
 #include <poll.h>
@@ -184,6 +185,75 @@ static int exhaustion_racing_owners(void) {
         return 0;
 }
 
+/* The daemon's VmSize in bytes, from /proc; -errno on failure. */
+static long long daemon_vmsize(void) {
+        char path[64], line[256];
+        long long kb = -ENOENT;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)harness_daemon_pid());
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmSize: %lld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb < 0 ? kb : kb * 1024;
+}
+
+/*
+ * mmap() failing with ENOMEM: the daemon maps locked and THP regions itself.
+ * With its address space capped just above what it uses, such a create must
+ * fail with NO_RESOURCES naming the mapping, charge nothing, leave no region
+ * and no descriptor behind, and succeed again once the cap is lifted.
+ */
+static int exhaustion_address_space(void) {
+        _cleanup_conn_ shmb_conn *c = NULL;
+        struct shmb_create_opts o = harness_opts(48u << 20, 0600, SHMB_PERSISTENT);
+        struct shmb_region_info info;
+        struct shmb_quota q;
+        struct rlimit old, rl;
+        shmb_region *r = NULL;
+        long long vm;
+        int e;
+
+        if (harness_slowdown() > 1)
+                return harness_skip("the daemon runs under $SHMBROKERD_WRAPPER");
+        vm = daemon_vmsize();
+        CHECK_SYS(vm);
+        /* Sanitizer runtimes reserve terabytes of shadow memory up front: no cap fits them. */
+        if (vm > (1LL << 40))
+                return harness_skip("the daemon reserves %lld GiB of address space (a sanitizer runtime)", vm >> 30);
+        CHECK_INT(harness_connect(&c), 0);
+        CHECK_SYS(prlimit(harness_daemon_pid(), RLIMIT_AS, NULL, &old));
+        rl = (struct rlimit){ .rlim_cur = (rlim_t)vm + (16u << 20), .rlim_max = old.rlim_max };
+        CHECK_SYS(prlimit(harness_daemon_pid(), RLIMIT_AS, &rl, NULL));
+
+        o.flags = SHMB_LOCKED;
+        e = shmb_create(c, "exh/as-locked", &o, &r);
+        harness_log("locked 48 MiB region with 16 MiB of address space to spare: %s \"%s\"", harness_errname(e),
+                    shmb_conn_error(c));
+        CHECK_SHMB(c, e, -ENOMEM);
+        CHECK_MSG(strstr(shmb_conn_error(c), "cannot map region") && strstr(shmb_conn_error(c), strerror(ENOMEM)),
+                  "the message does not name the mapping: \"%s\"", shmb_conn_error(c));
+        CHECK_SHMB(c, shmb_stat(c, "exh/as-locked", &info), -ENOENT);
+        CHECK_SHMB(c, shmb_quota(c, 0, &q), 0);
+        CHECK_MSG(q.locked_bytes == 0 && q.regions == 0, "the refused create left a charge: %llu locked bytes, "
+                  "%u regions", (unsigned long long)q.locked_bytes, q.regions);
+
+        CHECK_SYS(prlimit(harness_daemon_pid(), RLIMIT_AS, &old, NULL));
+        CHECK_SHMB(c, shmb_create(c, "exh/as-locked", &o, &r), 0);
+        CHECK_SHMB(c, shmb_stat(c, "exh/as-locked", &info), 0);
+        CHECK_MSG(info.locked_bytes == (48u << 20), "locked_bytes %llu after the cap was lifted",
+                  (unsigned long long)info.locked_bytes);
+        CHECK_SHMB(c, shmb_close(r), 0);
+        CHECK_SHMB(c, shmb_delete(c, "exh/as-locked"), 0);
+        /* The harness checks the daemon's descriptors against its baseline after every test. */
+        return 0;
+}
+
 HARNESS_MAIN(NULL,
              HARNESS_TEST(exhaustion_fd_limit),
-             HARNESS_TEST(exhaustion_racing_owners))
+             HARNESS_TEST(exhaustion_racing_owners),
+             HARNESS_TEST(exhaustion_address_space))
