@@ -968,11 +968,14 @@ static int phase_scale(Bench *b, unsigned n, unsigned n_conns, const char *why_f
         return 0;
 }
 
-/* How many regions fit: each is one daemon fd, bounded by RLIMIT_NOFILE. */
+/*
+ * How many regions fit: each is one daemon fd, each connection two (its
+ * socket and the pidfd of its peer), bounded by RLIMIT_NOFILE.
+ */
 static unsigned regions_that_fit(unsigned want, unsigned n_conns, char *why, size_t whylen) {
         const unsigned margin = 1000; /* listening socket, epoll, logs, sealer, probes */
         struct rlimit rl;
-        rlim_t need = (rlim_t)want + n_conns + margin;
+        rlim_t need = (rlim_t)want + 2 * (rlim_t)n_conns + margin;
         unsigned n;
 
         why[0] = 0;
@@ -984,8 +987,8 @@ static unsigned regions_that_fit(unsigned want, unsigned n_conns, char *why, siz
                 /* Root with CAP_SYS_RESOURCE may raise the hard limit for the daemon we start. */
                 if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
                         return want;
-                n = rl.rlim_max > (rlim_t)n_conns + 2 * margin
-                            ? (unsigned)((rl.rlim_max - n_conns - margin) / 1000 * 1000)
+                n = rl.rlim_max > 2 * (rlim_t)n_conns + 2 * margin
+                            ? (unsigned)((rl.rlim_max - 2 * (rlim_t)n_conns - margin) / 1000 * 1000)
                             : 100;
                 snprintf(why, whylen,
                          "measured at %u regions, not %u: each region holds one daemon fd and RLIMIT_NOFILE's hard "
