@@ -184,13 +184,21 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata) {
                                 /* Level-triggered: pause instead of spinning on the backlog. */
                                 struct timeval tv = { 0, 100000 };
 
-                                log_warning_errno(-errno, "cannot accept connections: %m; pausing 100 ms");
+                                /* Once per episode, not ten times a second while it lasts. */
+                                if (!s->accept_paused)
+                                        log_warning_errno(-errno, "cannot accept connections: %m; retrying "
+                                                          "every 100 ms until descriptors or memory are free");
+                                s->accept_paused = true;
                                 event_del(s->listen_ev);
                                 evtimer_add(s->listen_retry_ev, &tv);
                                 return;
                         }
                         log_error_errno(-errno, "accept failed: %m");
                         return;
+                }
+                if (s->accept_paused) {
+                        log_info("accepting connections again");
+                        s->accept_paused = false;
                 }
                 if (s->n_conns >= s->limits.max_connections) {
                         char why[160];

@@ -72,6 +72,7 @@ struct Server {
         Limits limits;
         Stats stats;
         int exit_code;
+        bool accept_paused;        /* accept() failed for lack of fds or memory */
         uint8_t rbuf[WIRE_MAX_PACKET]; /* one receive buffer: the loop is single-threaded */
         uint8_t wbuf[WIRE_MAX_PACKET];
 };
