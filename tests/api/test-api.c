@@ -31,6 +31,7 @@
 
 #include <shmbroker.h>
 
+#include "api-daemon.h"
 #include "tap.h"
 
 #define SEALS_BASE (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -51,12 +52,6 @@ static int fd_count_self(void) {
         return n - 1; /* the directory's own fd */
 }
 
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 /* True when writing to p kills a child process with SIGSEGV. */
 static bool write_faults(void *p) {
@@ -386,7 +381,7 @@ static bool fake_closes_reach(unsigned want) {
         for (int i = 0; i < 1000; i++) {
                 if (__atomic_load_n(&fake.closes, __ATOMIC_SEQ_CST) >= want)
                         return __atomic_load_n(&fake.closes, __ATOMIC_SEQ_CST) == want;
-                sleep_ms(1);
+                api_sleep_ms(1);
         }
         return false;
 }
@@ -912,48 +907,7 @@ static void test_fake(void) {
 
 /* ------------------------------------------------------------- real daemon */
 
-static pid_t daemon_pid;
-static char daemon_sock[128];
-
-static bool daemon_start(const char *exe) {
-        shmb_conn *c = NULL;
-
-        snprintf(daemon_sock, sizeof(daemon_sock), "%s/daemon.sock", tmpdir);
-        daemon_pid = fork();
-        if (daemon_pid < 0)
-                return false;
-        if (daemon_pid == 0) {
-                execl(exe, exe, "--socket", daemon_sock, (char *)NULL);
-                _exit(127);
-        }
-        /* Ready when a hello goes through. */
-        for (unsigned i = 0; i < 1000; i++) {
-                int status;
-
-                if (shmb_connect(daemon_sock, &c) == 0) {
-                        shmb_disconnect(c);
-                        return true;
-                }
-                if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-                        daemon_pid = 0;
-                        return false;
-                }
-                sleep_ms(10);
-        }
-        return false;
-}
-
-static bool daemon_stop(void) {
-        int status;
-
-        if (daemon_pid <= 0)
-                return false;
-        (void)kill(daemon_pid, SIGTERM);
-        if (waitpid(daemon_pid, &status, 0) != daemon_pid)
-                return false;
-        daemon_pid = 0;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+static ApiDaemon srv;
 
 /* In a child: its own connection, open read-write, check seed1, write seed2. */
 static bool child_roundtrip(const char *name, size_t len, uint8_t seed1, uint8_t seed2) {
@@ -967,7 +921,7 @@ static bool child_roundtrip(const char *name, size_t len, uint8_t seed1, uint8_t
                 shmb_region *r = NULL;
                 shmb_conn *c = NULL;
 
-                if (shmb_connect(daemon_sock, &c) < 0 || shmb_open(c, name, SHMB_READ_WRITE, 0, &r) < 0)
+                if (shmb_connect(srv.sock, &c) < 0 || shmb_open(c, name, SHMB_READ_WRITE, 0, &r) < 0)
                         _exit(2);
                 if (shmb_region_size(r) < len || !filled(shmb_region_data(r), len, seed1))
                         _exit(3);
@@ -1024,7 +978,7 @@ static bool region_gone(shmb_conn *c, const char *name) {
         for (unsigned i = 0; i < 200; i++) {
                 if (shmb_stat(c, name, &info) == -ENOENT)
                         return true;
-                sleep_ms(10);
+                api_sleep_ms(10);
         }
         return false;
 }
@@ -1044,11 +998,11 @@ static void test_daemon(const char *exe) {
         struct list_ctx lctx;
         int n0 = fd_count_self(), ret;
 
-        if (!CHECK(daemon_start(exe))) {
-                daemon_stop();
+        if (!CHECK(api_daemon_start(&srv, exe, tmpdir, NULL))) {
+                api_daemon_stop(&srv);
                 return;
         }
-        if (!CHECK(shmb_connect(daemon_sock, &c) == 0) || !CHECK(shmb_connect(daemon_sock, &c2) == 0))
+        if (!CHECK(shmb_connect(srv.sock, &c) == 0) || !CHECK(shmb_connect(srv.sock, &c2) == 0))
                 goto out;
 
         /* Create: mapped read-write, sealed against shrink/grow, size rounded up. */
@@ -1145,7 +1099,7 @@ static void test_daemon(const char *exe) {
         CHECK(shmb_delete(c, "other") == 0);
 
         /* Owner lifetime: gone with the creating connection. */
-        if (CHECK(shmb_connect(daemon_sock, &c3) == 0)) {
+        if (CHECK(shmb_connect(srv.sock, &c3) == 0)) {
                 opts.lifetime = SHMB_OWNER;
                 CHECK(shmb_create(c3, "api/owner", &opts, &r) == 0);
                 CHECK(shmb_stat(c, "api/owner", &info) == 0 && info.lifetime == SHMB_OWNER);
@@ -1235,8 +1189,8 @@ out:
         shmb_disconnect(c);
         shmb_disconnect(c2);
         shmb_disconnect(c3);
-        CHECK(daemon_stop());
-        CHECK(access(daemon_sock, F_OK) < 0);
+        CHECK(api_daemon_stop(&srv));
+        CHECK(access(srv.sock, F_OK) < 0);
         CHECK(fd_count_self() == n0);
 }
 

@@ -18,57 +18,11 @@
 
 #include <shmbroker.h>
 
+#include "api-daemon.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/test-events.XXXXXX";
-static char sock[128];
-static pid_t daemon_pid;
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-static bool daemon_start(const char *exe) {
-        shmb_conn *c = NULL;
-
-        snprintf(sock, sizeof(sock), "%s/daemon.sock", tmpdir);
-        daemon_pid = fork();
-        if (daemon_pid < 0)
-                return false;
-        if (daemon_pid == 0) {
-                execl(exe, exe, "--socket", sock, "--output-queue", "8", (char *)NULL);
-                _exit(127);
-        }
-        for (unsigned i = 0; i < 1000; i++) {
-                int status;
-
-                if (shmb_connect(sock, &c) == 0) {
-                        shmb_disconnect(c);
-                        return true;
-                }
-                if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-                        daemon_pid = 0;
-                        return false;
-                }
-                sleep_ms(10);
-        }
-        return false;
-}
-
-static bool daemon_stop(void) {
-        int status;
-
-        if (daemon_pid <= 0)
-                return false;
-        (void)kill(daemon_pid, SIGTERM);
-        if (waitpid(daemon_pid, &status, 0) != daemon_pid)
-                return false;
-        daemon_pid = 0;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+static ApiDaemon srv;
 
 static uint64_t counter(const struct shmb_counter *c, size_t n, const char *name) {
         for (size_t i = 0; i < n; i++)
@@ -88,7 +42,7 @@ static void test_events(void) {
         uint64_t last_seq = 0;
         bool ok;
 
-        if (!CHECK(shmb_connect(sock, &w) == 0) || !CHECK(shmb_connect(sock, &c) == 0))
+        if (!CHECK(shmb_connect(srv.sock, &w) == 0) || !CHECK(shmb_connect(srv.sock, &c) == 0))
                 goto out;
         CHECK(shmb_next_event(w, &ev, 0) == -EINVAL);
         CHECK(shmb_subscribe(w) == 0);
@@ -196,13 +150,13 @@ static void test_holders_gone(void) {
         int status;
         pid_t pid;
 
-        if (!CHECK(shmb_connect(sock, &c) == 0))
+        if (!CHECK(shmb_connect(srv.sock, &c) == 0))
                 return;
         CHECK(shmb_create(c, "ev/gone", &opts, &r) == 0);
         /* The connection is made by a child that exits; we inherit the socket, so it lives on. */
         pid = fork();
         if (pid == 0) {
-                if (shmb_connect(sock, &child) < 0 || shmb_open(child, "ev/gone", SHMB_READ, 0, &cr) < 0)
+                if (shmb_connect(srv.sock, &child) < 0 || shmb_open(child, "ev/gone", SHMB_READ, 0, &cr) < 0)
                         _exit(1);
                 /* Keep the socket open in a grandchild that outlives us: clear close-on-exec by dup. */
                 if (fork() == 0) {
@@ -215,7 +169,7 @@ static void test_holders_gone(void) {
                 _exit(0);
         }
         CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        sleep_ms(100);
+        api_sleep_ms(100);
         CHECK(shmb_holders(c, "ev/gone", &h, &n, NULL) == 0);
         CHECK(n == 2);
         for (size_t i = 0; i < n; i++)
@@ -241,11 +195,11 @@ int main(void) {
                 perror("mkdtemp");
                 return EXIT_FAILURE;
         }
-        if (CHECK(daemon_start(exe))) {
+        if (CHECK(api_daemon_start(&srv, exe, tmpdir, (const char *const[]){ "--output-queue", "8", NULL }))) {
                 test_events();
                 test_holders_gone();
         }
-        CHECK(daemon_stop());
+        CHECK(api_daemon_stop(&srv));
         (void)rmdir(tmpdir);
         return tap_done();
 }
