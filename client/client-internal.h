@@ -16,11 +16,14 @@
 #include "macro.h"
 #include "shmbroker.h"
 #include "wire.h"
+#include "wire-fast.h"
 
 #define _public_ __attribute__((visibility("default")))
 
 /* Big enough for a daemon message (they name causes and numbers) plus our prefix. */
 #define CONN_ERROR_MAX 1024
+/* Closed handles whose release may wait for the next request. */
+#define CONN_PENDING_RELEASES 16
 
 struct shmb_conn {
         pthread_mutex_t lock; /* serializes every request/response exchange */
@@ -32,6 +35,9 @@ struct shmb_conn {
         char path[108];     /* the socket, for reconnecting */
         uint8_t *buf;       /* WIRE_MAX_PACKET bytes: one packet in or out */
         shmb_region *regions; /* live regions, detached by shmb_disconnect() */
+        /* Handles closed but not yet released at the daemon: sent in Request.release of the next request. */
+        uint64_t pending_release[CONN_PENDING_RELEASES];
+        size_t n_pending_release;
 
         /* From the hello exchange. */
         uint32_t uid, gid;
@@ -87,6 +93,13 @@ void conn_mark_dead(shmb_conn *c);
 int conn_post(shmb_conn *c, WireRequest *req);
 /* Releases a daemon handle without a round trip, keeping the connection's message unchanged. */
 void conn_release_handle_quiet(shmb_conn *c, uint64_t handle);
+/*
+ * Releases a daemon handle with the connection's next request (or its own
+ * packet once CONN_PENDING_RELEASES wait), keeping the message unchanged.
+ */
+void conn_release_handle_deferred(shmb_conn *c, uint64_t handle);
+/* Sends the deferred releases now, in one packet without a reply. c->lock must be held. */
+int conn_flush_releases(shmb_conn *c);
 /* The same, waiting for the daemon's reply (refcounted regions). */
 void conn_release_handle_sync(shmb_conn *c, uint64_t handle);
 /* Deletes a name, keeping the connection's message unchanged. */
@@ -106,7 +119,7 @@ int region_info_from_wire(shmb_conn *c, const WireRegion *w, struct shmb_region_
 
 static inline void response_freep(WireResponse **p) {
         if (*p)
-                shmbroker__v1__response__free_unpacked(*p, NULL);
+                wire_response_free(*p);
 }
 #define _cleanup_response_ _cleanup_(response_freep)
 

@@ -66,11 +66,18 @@ static int conn_refusal(shmb_conn *c) {
 /* How an exchange ended when the daemon went away. */
 enum { LOST_NONE, LOST_AT_SEND, LOST_AT_RECV };
 
-static int conn_send(shmb_conn *c, const WireRequest *req, int *lost) {
+static int conn_send(shmb_conn *c, WireRequest *req, int *lost) {
         size_t len;
         int r;
 
-        r = wire_pack(&req->base, c->buf, WIRE_MAX_PACKET, &len);
+        /* Deferred releases ride along (Request.release); the daemon carries them out first. */
+        req->n_release = c->n_pending_release;
+        req->release = c->pending_release;
+        r = wire_pack_request_fast(req, c->buf, WIRE_MAX_PACKET, &len);
+        if (r == -ENOTSUP)
+                r = wire_pack(&req->base, c->buf, WIRE_MAX_PACKET, &len);
+        req->n_release = 0;
+        req->release = NULL;
         if (r < 0)
                 return conn_errorf(c, r == -EMSGSIZE ? -EINVAL : r,
                                    "request does not fit in a packet of %u bytes", WIRE_MAX_PACKET);
@@ -90,6 +97,7 @@ static int conn_send(shmb_conn *c, const WireRequest *req, int *lost) {
         if (r < 0)
                 return conn_errorf(c, r, "sending a request of %zu bytes to the daemon failed: %s",
                                    len, errno_text(r));
+        c->n_pending_release = 0;
         return 0;
 }
 
@@ -138,7 +146,12 @@ static int recv_response(shmb_conn *c, WireResponse **ret, int *ret_fd, int *los
                 return conn_errorf(c, r, "receiving from the daemon failed: %s", errno_text(r));
         }
 
-        resp = shmbroker__v1__response__unpack(NULL, len, c->buf);
+        /* The hand-written decoder takes the common replies; protobuf-c everything else. */
+        r = wire_unpack_response_fast(c->buf, len, &resp);
+        if (r == -ENOMEM)
+                return conn_errorf(c, r, "out of memory");
+        if (r < 0)
+                resp = shmbroker__v1__response__unpack(NULL, len, c->buf);
         if (!resp) {
                 conn_mark_dead(c);
                 return conn_errorf(c, -EPROTO, "the daemon sent an undecodable response of %zu bytes", len);
@@ -310,6 +323,34 @@ void conn_release_handle_quiet(shmb_conn *c, uint64_t handle) {
         memcpy(c->error, saved, sizeof(saved));
 }
 
+int conn_flush_releases(shmb_conn *c) {
+        Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
+        WireRequest req = SHMBROKER__V1__REQUEST__INIT;
+
+        if (c->n_pending_release == 0 || c->dead)
+                return 0;
+        /* The last one as a close without reply, the others in its Request.release. */
+        close_req.handle = c->pending_release[--c->n_pending_release];
+        close_req.no_reply = true;
+        req.body_case = SHMBROKER__V1__REQUEST__BODY_CLOSE;
+        req.close = &close_req;
+        return conn_post(c, &req);
+}
+
+void conn_release_handle_deferred(shmb_conn *c, uint64_t handle) {
+        char saved[CONN_ERROR_MAX];
+
+        if (c->dead)
+                return;
+        if (c->n_pending_release == CONN_PENDING_RELEASES) {
+                memcpy(saved, c->error, sizeof(saved));
+                (void)conn_flush_releases(c);
+                memcpy(c->error, saved, sizeof(saved));
+        }
+        if (!c->dead)
+                c->pending_release[c->n_pending_release++] = handle;
+}
+
 void conn_release_handle_sync(shmb_conn *c, uint64_t handle) {
         Shmbroker__V1__CloseRequest close_req = SHMBROKER__V1__CLOSE_REQUEST__INIT;
         WireRequest req = SHMBROKER__V1__REQUEST__INIT;
@@ -459,6 +500,8 @@ static int conn_reconnect(shmb_conn *c) {
         old = c->fd;
         c->fd = TAKE_FD(fd);
         c->dead = false;
+        /* Deferred releases were for the old connection's handles, released when it ended. */
+        c->n_pending_release = 0;
         r = conn_hello(c);
         if (r < 0) {
                 /* Keep the new socket (shut down) so that shmb_conn_fd() stays valid. */
@@ -546,6 +589,19 @@ _public_ void shmb_disconnect(shmb_conn *c) {
         (void)pthread_mutex_unlock(&c->lock);
 
         conn_free(c);
+}
+
+_public_ int shmb_flush(shmb_conn *c) {
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        (void)pthread_mutex_lock(&c->lock);
+        /* After a restart the deferred releases died with the old connection: nothing to send. */
+        r = c->dead && !c->lost ? conn_errorf(c, -ENOTCONN, "the connection to the daemon was lost by an earlier call")
+                                : conn_flush_releases(c);
+        (void)pthread_mutex_unlock(&c->lock);
+        return r;
 }
 
 _public_ int shmb_conn_fd(const shmb_conn *c) {

@@ -529,12 +529,17 @@ _public_ int shmb_close(shmb_region *r) {
                  * unmap. Gone is as good as released: a lost connection took the
                  * handle with it. Releasing the last handle destroys a refcounted
                  * region, which other connections must see once this returns:
-                 * wait for those; other closes need no round trip.
+                 * wait for those. Releasing the creator's handle of a region not
+                 * yet ready destroys it, which its waiters must learn now: send
+                 * that at once. Other releases change nothing anyone waits for:
+                 * they go with the next request (docs/protocol.md, "close").
                  */
                 if (r->epoch == c->epoch && r->info.lifetime == SHMB_REFCOUNTED)
                         conn_release_handle_sync(c, r->handle);
-                else if (r->epoch == c->epoch)
+                else if (r->epoch == c->epoch && !r->info.published)
                         conn_release_handle_quiet(c, r->handle);
+                else if (r->epoch == c->epoch)
+                        conn_release_handle_deferred(c, r->handle);
                 (void)pthread_mutex_unlock(&c->lock);
         }
 

@@ -112,8 +112,22 @@ int shmb_create(shmb_conn *c, const char *name, const struct shmb_create_opts *o
 int shmb_open(shmb_conn *c, const char *name, int access, int timeout_ms, shmb_region **ret);
 /* Immutable regions: seal the contents and remap the region read-only. */
 int shmb_publish(shmb_region *r);
-/* Unmaps, releases the handle at the daemon, frees r. r may be NULL. */
+/*
+ * Unmaps, releases the handle at the daemon, frees r. r may be NULL. Closing
+ * costs no packet of its own: the release goes with the connection's next
+ * request (up to 16 wait), or with shmb_flush(), or when the connection
+ * closes; until then the daemon still counts the handle (holders, handle
+ * quota, close events). Closes the daemon must act on at once (the last
+ * handle of a refcounted region, the creator's handle of a region not yet
+ * published or mapped) are sent at once.
+ */
 int shmb_close(shmb_region *r);
+/*
+ * Sends the releases shmb_close() left for the next request now, without
+ * waiting for a reply: for a process that closes regions and then stays
+ * idle, so that holders and handle quotas at the daemon are current.
+ */
+int shmb_flush(shmb_conn *c);
 /* Removes the name; existing mappings stay valid, like an unlinked file. */
 int shmb_delete(shmb_conn *c, const char *name);
 /* Attributes of a region by name. */

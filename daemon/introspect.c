@@ -200,9 +200,9 @@ uint64_t introspect_monotonic_usec(void) {
 
 int introspect_stats(Conn *c, const WireRequest *req, WireResponse *resp, char *err, size_t errlen) {
         static Shmbroker__V1__StatsReply reply;
-        static Shmbroker__V1__Counter types[N_TYPES], statuses[N_STATUS];
-        static Shmbroker__V1__Counter *type_ptrs[N_TYPES], *status_ptrs[N_STATUS];
-        static char other_type[] = "other", other_status[] = "other";
+        static Shmbroker__V1__Counter types[N_TYPES + 1], statuses[N_STATUS];
+        static Shmbroker__V1__Counter *type_ptrs[N_TYPES + 1], *status_ptrs[N_STATUS];
+        static char other_type[] = "other", other_status[] = "other", release[] = "release";
         Server *s = c->server;
         Registry *reg = &s->registry;
         size_t nt = 0, ns = 0;
@@ -230,9 +230,17 @@ int introspect_stats(Conn *c, const WireRequest *req, WireResponse *resp, char *
                 shmbroker__v1__counter__init(&types[nt]);
                 f = i + 1 < N_TYPES ? protobuf_c_message_descriptor_get_field(&shmbroker__v1__request__descriptor,
                                                                               (unsigned)i) : NULL;
-                /* Only body cases reach the table; field 1 (id) can never be one. */
-                types[nt].name = f && i != 1 ? (char *)f->name : other_type;
+                /* Only body cases reach the table; fields 1 (id) and 2 (release) can never be one. */
+                types[nt].name = f && i > 2 ? (char *)f->name : other_type;
                 types[nt].value = s->stats.by_type[i];
+                type_ptrs[nt] = &types[nt];
+                nt++;
+        }
+        /* Handles released inside other requests (Request.release): no packet of their own. */
+        if (s->stats.releases) {
+                shmbroker__v1__counter__init(&types[nt]);
+                types[nt].name = release;
+                types[nt].value = s->stats.releases;
                 type_ptrs[nt] = &types[nt];
                 nt++;
         }

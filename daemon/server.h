@@ -43,6 +43,7 @@ typedef struct Stats {
         uint64_t connections_total;
         uint64_t protocol_violations;
         uint64_t by_type[48];      /* requests by Request body case (last: any larger) */
+        uint64_t releases;         /* handles released through Request.release */
         uint64_t by_status[16];    /* responses by Status (last: any larger) */
         uint64_t events;
         uint64_t events_dropped;

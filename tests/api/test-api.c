@@ -476,6 +476,14 @@ static void *fake_thread(void *arg) {
                 if (n <= 0 || !parse_request(buf, (size_t)n, &id, &kind))
                         break;
                 (void)pb_find_bytes(buf, (size_t)n, kind, &req_body, &req_body_len);
+                /* Request.release: handles closed since the last request, packed varints. */
+                if (pb_find_bytes(buf, (size_t)n, 2, &req_body, &req_body_len)) {
+                        uint64_t h;
+
+                        for (size_t i = 0; i < req_body_len && pb_read_varint(req_body, req_body_len, &i, &h);)
+                                __atomic_add_fetch(&fake.closes, 1, __ATOMIC_SEQ_CST);
+                        (void)pb_find_bytes(buf, (size_t)n, kind, &req_body, &req_body_len);
+                }
 
                 if (kind == 10) {
                         if (fake.scenario == FAKE_VERSION) {
@@ -676,6 +684,8 @@ static void test_fake_open(const struct open_case *t) {
                 if (writable)
                         ((volatile uint8_t *)shmb_region_data(r))[0] = 1;
                 CHECK(shmb_close(r) == 0);
+                /* A close waits for the next request; shmb_flush() sends it now. */
+                CHECK(shmb_flush(c) == 0);
                 CHECK(fake_closes_reach(1));
         }
         shmb_disconnect(c);
@@ -703,6 +713,7 @@ static void test_fake_create(void) {
                         CHECK(shmb_close(r) == 0);
                         r = NULL;
                 }
+                CHECK(shmb_flush(c) == 0);
                 CHECK(fake_closes_reach(1) && fake.deletes == 0);
                 shmb_disconnect(c);
                 fake_stop();

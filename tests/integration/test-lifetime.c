@@ -122,7 +122,10 @@ static int lifetime_owner_survives_other_holders(void) {
 
         /* The creator releasing its handle is not the creator's connection closing. */
         CHECK_SHMB(creator, shmb_close(TAKE_PTR(r)), 0);
-        /* The release travels on the creator's connection: another one sees it a moment later. */
+        /* The release waits for the creator's next request: until then the daemon still counts it. */
+        CHECK_SHMB(observer, harness_wait_holders(observer, name, 1, GONE_TIMEOUT_MS), 0);
+        CHECK_SHMB(creator, shmb_flush(creator), 0);
+        /* It travels on the creator's connection: another one sees it a moment later. */
         CHECK_SHMB(observer, harness_wait_holders(observer, name, 0, GONE_TIMEOUT_MS), 0);
 
         /* A holder's mapping survives the owner's disconnect, like an unlinked file. */
