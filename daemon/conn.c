@@ -26,7 +26,13 @@
 #include "server.h"
 #include "wire-fast.h"
 
-/* Packets handled per wake-up before yielding to other connections. */
+/*
+ * Packets handled per readable event. The library sends one request and
+ * waits for its answer, so a second receive would nearly always find nothing
+ * and cost a system call per request; a client that pipelines is readable
+ * again at once (level-triggered), and connections take turns packet by
+ * packet.
+ */
 #define CONN_READ_BUDGET 1
 
 struct OutPacket {
