@@ -66,6 +66,52 @@ int proc_mem(pid_t pid, ProcMem *ret);
 /* A field of /proc/meminfo in bytes ("Slab", "HugePages_Free" as a count). */
 int meminfo_get(const char *field, uint64_t *ret);
 
+/* ---- the service manager, for the restore metric (manager.c) ---------- */
+
+typedef struct StoredFd {
+        char *name; /* FDNAME= */
+        int fd;
+} StoredFd;
+
+typedef struct Manager {
+        int listen_fd;           /* the socket unit's socket, passed as fd 3 "control" */
+        int notify_fd;           /* NOTIFY_SOCKET: AF_UNIX SOCK_DGRAM with SO_PASSCRED */
+        char sock[BENCH_PATH_MAX];
+        char notify_path[BENCH_PATH_MAX];
+        char log[BENCH_PATH_MAX + 16];
+        unsigned store_max;      /* FileDescriptorStoreMax= */
+        StoredFd *store;         /* in the order stored: passed in that order */
+        size_t n_store, store_alloc;
+        unsigned refused;        /* descriptors past store_max, closed */
+        unsigned foreign;        /* messages not from the main pid, dropped */
+        unsigned truncated;      /* messages cut short (MSG_TRUNC, MSG_CTRUNC) */
+        pid_t pid;               /* the main pid of the last start */
+        bool running;
+        int status;              /* of the last instance, once it exited: as pid_wait() */
+        bool ready;
+        uint64_t ready_ns;       /* now_ns() when READY=1 arrived */
+        uint64_t *exec_ns;       /* shared page: the child's now_ns() just before execve() */
+} Manager;
+
+#define MANAGER_NULL ((Manager){ .listen_fd = -1, .notify_fd = -1, .pid = -1 })
+
+/* Binds dir/tag.sock (listening) and dir/tag.notify; the daemons log to dir/tag.log. */
+int manager_init(Manager *m, const char *dir, const char *tag, unsigned store_max);
+/* Stops a running instance, closes the store and the sockets. */
+void manager_done(Manager *m);
+/* Starts binary args... with the socket and the store passed, pinned to cpu (< 0: any). */
+int manager_start(Manager *m, const char *binary, const char *const *args, int cpu);
+/* Serves the notify socket until READY=1: 0, -ECHILD (it exited: m->status), -ETIMEDOUT. */
+int manager_wait_ready(Manager *m, int timeout_ms);
+/* Handles the queued notify messages, waiting up to timeout_ms for the first; returns how many. */
+int manager_pump(Manager *m, int timeout_ms);
+/* SIGTERM, serving the notify socket until it exits: its exit status as pid_wait(). */
+int manager_stop(Manager *m, int timeout_ms);
+/* Closes every stored descriptor. */
+void manager_store_clear(Manager *m);
+/* The last start: from just before execve() to READY=1, in ns (0 if not ready). */
+uint64_t manager_start_ns(const Manager *m);
+
 /* ---- the raw floor (raw.c) ------------------------------------------- */
 
 /* Request codes of the raw server: one byte per SEQPACKET packet. */
@@ -98,3 +144,13 @@ int raw_request_fd(int sock, char op, int *ret_fd);
 int raw_post(int sock, char op);
 /* The floor of shmb_open + touch + shmb_close: round trip, map, touch, unmap, close. */
 int raw_open_once(int sock);
+
+/* Most descriptors one SCM_RIGHTS message may carry (the kernel's SCM_MAX_FD). */
+#define RAW_FDS_PER_MSG 253
+
+/*
+ * The floor of a restore: a fresh process pinned to cpu (< 0: any) receives
+ * the n descriptors by SCM_RIGHTS, RAW_FDS_PER_MSG per message, and fstat()s
+ * each; *ret_ns is from the first send to its answer that it has them all.
+ */
+int raw_restore_floor(const int *fds, size_t n, int cpu, uint64_t *ret_ns);

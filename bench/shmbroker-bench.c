@@ -1003,6 +1003,359 @@ static unsigned regions_that_fit(unsigned want, unsigned n_conns, char *why, siz
         return want;
 }
 
+/* ---- restore: regions back from the fd store ----------------------------- */
+
+#define RESTORE_PREFIX "bench.restore/"
+#define RESTORE_REGIONS 2000u
+#define RESTORE_REGIONS_QUICK 500u
+#define RESTORE_ROUNDS 15u
+#define RESTORE_ROUNDS_QUICK 5u
+#define RESTORE_CHECKS 16u /* regions whose contents are read back after each restore */
+#define RESTORE_TIMEOUT_MS 20000
+
+/*
+ * Each stored region is one descriptor in the benchmark, and the child a
+ * daemon is started from briefly holds two more per region while it moves
+ * them to 3, 4, ...: bounded by RLIMIT_NOFILE like the scale phase.
+ */
+static unsigned restore_regions_that_fit(unsigned want, char *why, size_t whylen) {
+        const unsigned margin = 256;
+        rlim_t need = 3 * (rlim_t)want + margin;
+        struct rlimit rl, raised;
+        unsigned n;
+
+        why[0] = 0;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+                return want;
+        /* Root with CAP_SYS_RESOURCE may raise the hard limit too. */
+        raised = (struct rlimit){ .rlim_cur = need, .rlim_max = MAX(rl.rlim_max, need) };
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+                return want;
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        n = rl.rlim_max > 3 * 100 + (rlim_t)margin ? (unsigned)((rl.rlim_max - margin) / 3 / 100 * 100) : 100;
+        n = MIN(n, want);
+        snprintf(why, whylen,
+                 "%u regions, not %u: RLIMIT_NOFILE's hard limit is %llu here, and each stored region takes one "
+                 "descriptor in the benchmark and two more while a daemon starts", n, want,
+                 (unsigned long long)rl.rlim_max);
+        return n;
+}
+
+static int restore_start_failed(const Manager *m, const char *binary, const char *what, int k) {
+        Daemon d = DAEMON_NULL;
+
+        memcpy(d.log, m->log, sizeof(d.log));
+        daemon_log_tail(&d);
+        if (k == -ECHILD)
+                return fail("%s: %s exited before READY=1 (status %d)", what, binary, m->status);
+        return fail("%s: %s sent no READY=1 within %d ms: %s", what, binary, RESTORE_TIMEOUT_MS, strerror(-k));
+}
+
+static int restore_stop(const Manager *m, int status, const char *what) {
+        Daemon d = DAEMON_NULL;
+
+        if (status == 0)
+                return 0;
+        memcpy(d.log, m->log, sizeof(d.log));
+        daemon_log_tail(&d);
+        return fail("%s: the daemon did not exit cleanly on SIGTERM (status %d)", what, status);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool is_meta(const char *name) {
+        return strcmp(name, "meta0") == 0 || strcmp(name, "meta1") == 0;
+}
+
+/* The store a stopped daemon left: n region descriptors under distinct names and one metadata log. */
+static int restore_check_store(const Manager *m, unsigned n, const char *when) {
+        _cleanup_free_ const char **names = NULL;
+        unsigned metas = 0, regions = 0, twice = 0;
+
+        if (m->refused || m->truncated || m->foreign)
+                return fail("%s: %u descriptors past FileDescriptorStoreMax=%u, %u notify messages cut short, "
+                            "%u from other processes than the daemon", when, m->refused, m->store_max,
+                            m->truncated, m->foreign);
+        names = calloc(m->n_store + 1, sizeof(*names));
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_store; i++) {
+                if (is_meta(m->store[i].name))
+                        metas++;
+                else
+                        names[regions++] = m->store[i].name;
+        }
+        qsort(names, regions, sizeof(*names), cmp_str);
+        for (unsigned i = 1; i < regions; i++)
+                if (strcmp(names[i - 1], names[i]) == 0)
+                        twice++;
+        if (regions != n || twice || metas != 1)
+                return fail("%s: the fd store holds %u region descriptors (%u expected, %u under a name used "
+                            "before) and %u metadata logs (1 expected)", when, regions, n, twice, metas);
+        return 0;
+}
+
+typedef struct RestoreCount {
+        unsigned n, unsafe;
+} RestoreCount;
+
+static int restore_count_cb(const struct shmb_region_info *info, void *userdata) {
+        RestoreCount *rc = userdata;
+
+        rc->n++;
+        if (!info->restart_safe)
+                rc->unsafe++;
+        return 0;
+}
+
+/* Every region is listed and restart-safe, and a sample of them has its contents. */
+static int restore_verify(const Manager *m, unsigned n, const char *when) {
+        const unsigned step = MAX(n / RESTORE_CHECKS, 1u);
+        RestoreCount rc = {};
+        shmb_conn *c;
+        int k;
+
+        k = shmb_connect(m->sock, &c);
+        if (k < 0)
+                return fail("%s: shmb_connect %s: %s (%s)", when, m->sock, shmb_strerror(k), shmb_conn_error(NULL));
+        k = shmb_list(c, RESTORE_PREFIX, restore_count_cb, &rc);
+        if (k < 0)
+                k = fail("%s: shmb_list: %s (%s)", when, shmb_strerror(k), shmb_conn_error(c));
+        else if (rc.n != n || rc.unsafe > 0)
+                k = fail("%s: the daemon lists %u of the %u regions, %u of them not restart-safe", when, rc.n, n,
+                         rc.unsafe);
+        for (unsigned i = 0; k >= 0 && i < n; i = i + step < n || i == n - 1 ? i + step : n - 1) {
+                char name[48];
+                shmb_region *r;
+
+                snprintf(name, sizeof(name), RESTORE_PREFIX "%05u", i);
+                k = shmb_open(c, name, SHMB_READ, 0, &r);
+                if (k < 0) {
+                        k = fail("%s: shmb_open %s: %s (%s)", when, name, shmb_strerror(k), shmb_conn_error(c));
+                        break;
+                }
+                if (strncmp(shmb_region_data(r), name, sizeof(name)) != 0)
+                        k = fail("%s: region %s came back with other contents: '%.47s'", when, name,
+                                 (const char *)shmb_region_data(r));
+                (void)shmb_close(r);
+        }
+        shmb_disconnect(c);
+        return k;
+}
+
+/*
+ * The first daemon under the benchmark as manager creates the regions, which
+ * go to the store. Returns 1 when the daemon stores nothing at all.
+ */
+static int restore_seed(Bench *b, Manager *m, const char *const *args, int cpu, unsigned n) {
+        struct shmb_create_opts o = create_opts(RAW_CREATE_SIZE, 0);
+        shmb_conn *c;
+        int k;
+
+        k = manager_start(m, b->o.daemon, args, cpu);
+        if (k < 0)
+                return fail("cannot start %s: %s", b->o.daemon, strerror(-k));
+        k = manager_wait_ready(m, RESTORE_TIMEOUT_MS);
+        if (k < 0)
+                return restore_start_failed(m, b->o.daemon, "restore", k);
+        if (m->n_store == 0) {
+                /* A daemon with an fd store stores its metadata log before READY=1. */
+                k = restore_stop(m, manager_stop(m, RESTORE_TIMEOUT_MS), "a daemon without an fd store");
+                return k < 0 ? k : 1;
+        }
+        progress(b, "restore: daemon pid %d under the benchmark as service manager, creating %u regions",
+                 (int)m->pid, n);
+        k = shmb_connect(m->sock, &c);
+        if (k < 0)
+                return fail("shmb_connect %s: %s (%s)", m->sock, shmb_strerror(k), shmb_conn_error(NULL));
+        for (unsigned i = 0; i < n; i++) {
+                char name[48];
+                shmb_region *r;
+
+                snprintf(name, sizeof(name), RESTORE_PREFIX "%05u", i);
+                k = shmb_create(c, name, &o, &r);
+                if (k < 0) {
+                        k = fail("shmb_create %s (region %u of %u): %s (%s)", name, i + 1, n, shmb_strerror(k),
+                                 shmb_conn_error(c));
+                        break;
+                }
+                snprintf(shmb_region_data(r), shmb_region_size(r), "%s", name);
+                (void)shmb_close(r);
+                /*
+                 * Each create stores a descriptor: keep the notify queue
+                 * (net.unix.max_dgram_qlen, 10 by default) from filling up,
+                 * or the daemon would block in sd_notify() while we wait for
+                 * its reply.
+                 */
+                k = manager_pump(m, 0);
+                if (k < 0) {
+                        k = fail("notify socket %s: %s", m->notify_path, strerror(-k));
+                        break;
+                }
+        }
+        shmb_disconnect(c);
+        if (k >= 0)
+                k = restore_verify(m, n, "after the creates");
+        if (k < 0)
+                return k;
+        k = restore_stop(m, manager_stop(m, RESTORE_TIMEOUT_MS), "after the creates");
+        if (k < 0)
+                return k;
+        return restore_check_store(m, n, "after the daemon that created the regions stopped");
+}
+
+/* Starts and stops a daemon under m with m's store; *ret_ns: exec -> READY=1. */
+static int restore_start_stop(Bench *b, Manager *m, const char *const *args, int cpu, const char *what,
+                              uint64_t *ret_ns) {
+        int k;
+
+        k = manager_start(m, b->o.daemon, args, cpu);
+        if (k < 0)
+                return fail("cannot start %s: %s", b->o.daemon, strerror(-k));
+        k = manager_wait_ready(m, RESTORE_TIMEOUT_MS);
+        if (k < 0)
+                return restore_start_failed(m, b->o.daemon, what, k);
+        *ret_ns = manager_start_ns(m);
+        return restore_stop(m, manager_stop(m, RESTORE_TIMEOUT_MS), what);
+}
+
+/*
+ * One round: a start with an empty store, a start with only the metadata
+ * log that one left (the part of a restore that does not depend on the
+ * number of regions), a start that restores the n regions (then checked and
+ * stopped), and the floor, receiving the same memfds in a fresh process.
+ * Start times are exec -> READY=1 in ns.
+ */
+static int restore_round(Bench *b, Manager *rm, Manager *em, const char *const *args, int cpu, unsigned n,
+                         uint64_t *ret_empty, uint64_t *ret_log_only, uint64_t *ret_full, uint64_t *ret_floor) {
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds = 0;
+        int k;
+
+        manager_store_clear(em);
+        k = restore_start_stop(b, em, args, cpu, "start with an empty fd store", ret_empty);
+        if (k >= 0)
+                k = restore_check_store(em, 0, "after a start with an empty fd store");
+        if (k >= 0)
+                k = restore_start_stop(b, em, args, cpu, "start with only the metadata log stored", ret_log_only);
+        if (k < 0)
+                return k;
+        manager_store_clear(em);
+
+        k = manager_start(rm, b->o.daemon, args, cpu);
+        if (k < 0)
+                return fail("cannot start %s: %s", b->o.daemon, strerror(-k));
+        k = manager_wait_ready(rm, RESTORE_TIMEOUT_MS);
+        if (k < 0)
+                return restore_start_failed(rm, b->o.daemon, "restore", k);
+        *ret_full = manager_start_ns(rm);
+        k = restore_verify(rm, n, "after the restore");
+        if (k < 0)
+                return k;
+        k = restore_stop(rm, manager_stop(rm, RESTORE_TIMEOUT_MS), "after the restore");
+        if (k < 0)
+                return k;
+        k = restore_check_store(rm, n, "after the restored daemon stopped");
+        if (k < 0)
+                return k;
+
+        fds = calloc(n, sizeof(*fds));
+        if (!fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < rm->n_store; i++)
+                if (!is_meta(rm->store[i].name))
+                        fds[n_fds++] = rm->store[i].fd;
+        k = raw_restore_floor(fds, n_fds, cpu, ret_floor);
+        if (k < 0)
+                return fail("raw floor: receiving %zu descriptors: %s", n_fds, strerror(-k));
+        return 0;
+}
+
+static int phase_restore(Bench *b) {
+        const int client_cpu = b->cpus[0], server_cpu = b->n_cpus > 1 ? b->cpus[1] : b->cpus[0];
+        const unsigned rounds = b->o.quick ? RESTORE_ROUNDS_QUICK : RESTORE_ROUNDS;
+        _cleanup_(manager_done) Manager rm = MANAGER_NULL, em = MANAGER_NULL;
+        _cleanup_(samples_free) Samples d = {}, f = {}, full = {}, empty = {}, log_only = {};
+        uint64_t ready0, t_empty = 0, t_log_only = 0, t_full = 0, t_floor = 0;
+        char why[256], regions[16];
+        const char *args[] = { "--max-regions", regions, "--max-connections", "64", NULL };
+        unsigned n, clamped = 0;
+        Metric *met;
+        int k;
+
+        n = restore_regions_that_fit(b->o.quick ? RESTORE_REGIONS_QUICK : RESTORE_REGIONS, why, sizeof(why));
+        snprintf(regions, sizeof(regions), "%u", n + 64);
+        /* Room to spare, so that a daemon that overfills the store is seen doing it. */
+        k = manager_init(&rm, b->dir, "restore", n + 16);
+        if (k >= 0)
+                k = manager_init(&em, b->dir, "restore-empty", n + 16);
+        if (k < 0)
+                return fail("cannot set up the service manager's sockets in %s: %s", b->dir, strerror(-k));
+        if (samples_init(&d, rounds) < 0 || samples_init(&f, rounds) < 0 || samples_init(&full, rounds) < 0 ||
+            samples_init(&empty, rounds) < 0 || samples_init(&log_only, rounds) < 0)
+                return -ENOMEM;
+        if (pin_pid(0, client_cpu) < 0)
+                return fail("cannot pin to CPU %d for the restore phase", client_cpu);
+
+        k = restore_seed(b, &rm, args, server_cpu, n);
+        if (k < 0)
+                return k;
+        if (k > 0) {
+                (void)pin_pid(0, -1);
+                metric_skip("restore_ratio", "restore regions from the fd store", TARGET_LE, 2.0,
+                            "%s stored nothing in the fd store under NOTIFY_SOCKET (no metadata log before "
+                            "READY=1): it has no fd store", b->o.daemon);
+                return 0;
+        }
+        progress(b, "restore: %u regions, %u rounds (+1 warm-up) of: start with an empty store, with only a "
+                 "metadata log, with the regions; raw floor", n, rounds);
+        for (unsigned i = 0; i <= rounds; i++) {
+                k = restore_round(b, &rm, &em, args, server_cpu, n, &t_empty, &t_log_only, &t_full, &t_floor);
+                if (k < 0)
+                        return k;
+                if (i == 0)
+                        continue; /* warm-up: page cache, dynamic loader */
+                samples_add(&empty, t_empty);
+                samples_add(&log_only, t_log_only);
+                samples_add(&full, t_full);
+                samples_add(&f, t_floor);
+        }
+        (void)pin_pid(0, -1);
+
+        /* Restoring n regions = start with them stored - start with none. */
+        ready0 = samples_pct(&empty, 0.5);
+        for (size_t i = 0; i < full.n; i++) {
+                if (full.v[i] <= ready0)
+                        clamped++;
+                samples_add(&d, full.v[i] > ready0 ? full.v[i] - ready0 : 0);
+        }
+        met = metric_latency("restore_ratio", "restore regions from the fd store", "", &d, &f, TARGET_LE, 2.0);
+        metric_note(met, "%u regions of 4 KiB, %u rounds, p99 = slowest; daemon: exec -> READY=1 with them "
+                         "stored minus the median with an empty store; floor: a fresh process receives the same "
+                         "memfds (SCM_RIGHTS, %d per message) and fstat()s each",
+                    n, rounds, RAW_FDS_PER_MSG);
+        if (clamped)
+                metric_note(met, "%u round(s) started no slower than the empty median: counted as 0", clamped);
+        if (why[0])
+                metric_note(met, "%s", why);
+        metric_note(metric_latency("restore_start", "  start, regions stored vs none", "", &full, &empty,
+                                   TARGET_NONE, 0),
+                    "diagnostic: the daemon's exec -> READY=1 under the benchmark as service manager with the %u "
+                    "regions in the fd store (median column) and with an empty store (floor columns); daemon and "
+                    "floor receiver on CPU %d, manager and sender on CPU %d", n, server_cpu, client_cpu);
+        met = metric_latency("restore_start_log_only", "  start, empty log stored vs none", "", &log_only, &empty,
+                             TARGET_NONE, 0);
+        if (met)
+                metric_note(met, "diagnostic: the same with only the metadata log of an empty registry in the store: "
+                                 "the part of a restore that does not depend on the number of regions; beyond it "
+                                 "%.2f us per region",
+                            ((double)samples_pct(&full, 0.5) / 1000.0 - met->median) / n);
+        return 0;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void help(void) {
@@ -1018,7 +1371,8 @@ static void help(void) {
                "      --regions N         regions held for the RSS and list metrics (default 100000,\n"
                "                          capped by the fd limit)\n"
                "      --connections N     idle connections held at once (default 1000)\n"
-               "      --only LIST         comma-separated phases: open,create,throughput,hugetlb,scale,list\n"
+               "      --only LIST         comma-separated phases: open,create,throughput,hugetlb,restore,\n"
+               "                          scale,list\n"
                "      --pinning MODE      only same-cpu, cross-cpu or unpinned (throughput only)\n"
                "  -h, --help              show this help\n",
                SHMBROKERD_PATH);
@@ -1138,7 +1492,8 @@ static void read_loadavg(RunInfo *ri) {
 }
 
 static void remove_dir(const char *dir) {
-        const char *names[] = { "latency.log", "scale.log", "latency.sock", "scale.sock", "raw.sock" };
+        const char *names[] = { "latency.log", "scale.log", "restore.log", "restore-empty.log", "latency.sock",
+                                "scale.sock", "raw.sock" };
         char path[128];
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
@@ -1201,10 +1556,8 @@ int main(int argc, char **argv) {
         if (phase_on(&b, "open") || phase_on(&b, "create") || phase_on(&b, "throughput") ||
             phase_on(&b, "hugetlb"))
                 k = phase_latency(&b);
-        if (k >= 0) {
-                metric_skip("restore_ratio", "restore regions from the fd store", TARGET_LE, 2.0,
-                            "the daemon has no fd store in this build (issue 5, feat-fdstore branch)");
-        }
+        if (k >= 0 && phase_on(&b, "restore"))
+                k = phase_restore(&b);
         if (k >= 0 && (phase_on(&b, "scale") || phase_on(&b, "list")))
                 k = phase_scale(&b, n_regions, b.o.connections, why[0] ? why : NULL);
         cleanup(&b);

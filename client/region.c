@@ -97,11 +97,31 @@ static const char *accmode_name(int accmode) {
         }
 }
 
+static int handle_check_access(shmb_conn *c, const struct shmb_region_info *info, int fd, int accmode) {
+        int fl;
+
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+                return conn_errorf(c, -EPROTO, "cannot read the access mode of the handle for region '%s': %s",
+                                   info->name, errno_text(errno));
+        /* A read handle that is O_RDWR is refused too: the daemon promised less. */
+        if ((fl & O_ACCMODE) != accmode)
+                return conn_errorf(c, -EPROTO, "the handle for region '%s' is %s but should be %s", info->name,
+                                   accmode_name(fl & O_ACCMODE), accmode_name(accmode));
+        return 0;
+}
+
+/*
+ * Checks a descriptor from the daemon: a regular file of at least the
+ * reported size, carrying the required seals, opened with accmode. accmode
+ * -1: the caller is about to map it shared and writable, which the kernel
+ * refuses (EACCES) for anything but O_RDWR, so that check is left to mmap().
+ */
 static int handle_check(shmb_conn *c, const struct shmb_region_info *info, int fd, unsigned required,
                         int accmode, unsigned *ret_seals) {
         char have[SEALS_FORMAT_MAX], want[SEALS_FORMAT_MAX];
         struct stat st;
-        int seals, fl;
+        int seals;
 
         if (info->size == 0 || info->size > SIZE_MAX)
                 return conn_errorf(c, -EPROTO, "the daemon reported a size of %" PRIu64 " bytes for region '%s'",
@@ -128,17 +148,8 @@ static int handle_check(shmb_conn *c, const struct shmb_region_info *info, int f
                                    info->name, (unsigned)seals, seals_format((unsigned)seals, have, sizeof(have)),
                                    required, seals_format(required, want, sizeof(want)));
 
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0)
-                return conn_errorf(c, -EPROTO, "cannot read the access mode of the handle for region '%s': %s",
-                                   info->name, errno_text(errno));
-        /* A read handle that is O_RDWR is refused too: the daemon promised less. */
-        if ((fl & O_ACCMODE) != accmode)
-                return conn_errorf(c, -EPROTO, "the handle for region '%s' is %s but should be %s", info->name,
-                                   accmode_name(fl & O_ACCMODE), accmode_name(accmode));
-
         *ret_seals = (unsigned)seals;
-        return 0;
+        return accmode < 0 ? 0 : handle_check_access(c, info, fd, accmode);
 }
 
 /*
@@ -165,6 +176,9 @@ static int region_map(shmb_conn *c, shmb_region *r, bool writable, void *hint) {
         if (p == MAP_FAILED && !writable && (errno == EPERM || errno == EACCES) &&
             (r->seals & F_SEAL_WRITE))
                 p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, r->fd, 0);
+        /* handle_check() left the access mode of a writable handle to this mmap(): say what it is. */
+        if (p == MAP_FAILED && writable && errno == EACCES && handle_check_access(c, &r->info, r->fd, O_RDWR) < 0)
+                return -EPROTO;
         if (p == MAP_FAILED)
                 return conn_errorf(c, -errno, "mapping %zu bytes of region '%s' %s failed: %s", len,
                                    r->info.name, writable ? "read-write" : "read-only", errno_text(errno));
@@ -227,10 +241,15 @@ static int region_from_reply(shmb_conn *c, const char *name, uint64_t handle, co
         if (r->info.sharing < SHMB_SHARED || r->info.sharing > SHMB_IMMUTABLE)
                 return conn_errorf(c, -EPROTO, "region '%s' has unknown sharing mode %d", name, r->info.sharing);
 
-        r_ = handle_check(c, &r->info, r->fd, seals_required(r->info.sharing, creator),
-                          access == SHMB_READ_WRITE ? O_RDWR : O_RDONLY, &r->seals);
+        r_ = handle_check(c, &r->info, r->fd, seals_required(r->info.sharing, creator), -1, &r->seals);
         if (r_ < 0)
                 return r_;
+        /* Unless the writable mapping below proves it, check the access mode here. */
+        if (!region_writable(r)) {
+                r_ = handle_check_access(c, &r->info, r->fd, access == SHMB_READ_WRITE ? O_RDWR : O_RDONLY);
+                if (r_ < 0)
+                        return r_;
+        }
 
         r_ = region_map(c, r, region_writable(r), NULL);
         if (r_ < 0)
