@@ -114,7 +114,9 @@ void publish_region_gone(Region *r) {
         char why[SHMB_NAME_MAX + 64];
         Waiter *w;
 
-        snprintf(why, sizeof(why), "region '%s' was deleted while waiting for it", r->name);
+        /* Only formatted when someone waits: every delete passes here. */
+        if (!LIST_EMPTY(&r->waiters))
+                snprintf(why, sizeof(why), "region '%s' was deleted while waiting for it", r->name);
         while ((w = LIST_FIRST(&r->waiters)))
                 waiter_finish(w, ST(NOT_FOUND), why);
         if (r->job) {
