@@ -103,13 +103,6 @@ int region_new(Region **ret, const RegionParams *p, uint64_t id, char *errbuf, s
                         return e;
                 }
         }
-        /* Read-only handles share this inode: 0444 keeps other uids from reopening it writable. */
-        if (fchmod(fd, 0444) < 0) {
-                e = -errno;
-                snprintf(errbuf, errlen, "cannot set mode 0444 on region '%s': %s", p->name,
-                         strerror(errno));
-                return e;
-        }
         /*
          * Shared regions are sealed for good now. Single-writer and immutable
          * ones get their write seal and F_SEAL_SEAL when the creator has
@@ -183,6 +176,14 @@ int region_ro_fd(Region *r) {
 
         if (r->ro_fd >= 0)
                 return r->ro_fd;
+        /*
+         * Read-only handles share the inode: 0444 keeps their holders from
+         * reopening it writable through /proc (root aside). Until the first
+         * one exists every descriptor out there is read-write anyway, so the
+         * mode is set here, not on every create.
+         */
+        if (fchmod(r->fd, 0444) < 0)
+                return -errno;
         /* A new open file description, O_RDONLY: the kernel refuses writes through it. */
         snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
         fd = open(path, O_RDONLY | O_CLOEXEC);

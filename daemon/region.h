@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A region: one sealed memfd and its attributes. The memfd is born
- * close-on-exec and sealable, sized, optionally preallocated, its inode mode
- * set to 0444 (so a read-only handle cannot be reopened read-write through
- * /proc by another non-root uid) and sealed against shrinking, growing and
- * further sealing before any descriptor leaves the daemon.
+ * close-on-exec and sealable, sized, optionally preallocated, and sealed
+ * against shrinking, growing and further sealing before any descriptor
+ * leaves the daemon. Its inode mode is set to 0444 before the first
+ * read-only descriptor is made (region_ro_fd()), so a read-only handle
+ * cannot be reopened read-write through /proc by a non-root uid.
  */
 #pragma once
 

@@ -42,11 +42,22 @@ static int creator_hook(shmb_region *r, struct hostile_creator *hc) {
 
         /* Its own descriptor: no second writable mapping, no write(), no hole punching, even by the creator. */
         CHECK_INT(hostile_write_sealed(fd, shmb_region_data(r), HOSTILE_SIZE), 0);
-        CHECK_INT(hostile_reopen(fd, &rw), 0);
-        if (rw >= 0) {
-                _cleanup_close_ int rwfd = rw;
+        /*
+         * Reopening a read-write descriptor read-write gains nothing (the
+         * inode turns 0444 when the first read handle is made, which has
+         * not happened yet): whatever the reopen gives, FUTURE_WRITE refuses
+         * every new write path through it.
+         */
+        {
+                char path[64];
 
-                CHECK_INT(hostile_write_sealed(rwfd, NULL, HOSTILE_SIZE), 0);
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+                rw = open(path, O_RDWR | O_CLOEXEC);
+                if (rw >= 0) {
+                        _cleanup_close_ int rwfd = rw;
+
+                        CHECK_INT(hostile_write_sealed(rwfd, NULL, HOSTILE_SIZE), 0);
+                }
         }
 
         /* The mapping made before the seal writes on. */
