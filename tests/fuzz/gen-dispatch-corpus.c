@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "wire.h"
 
 #define A 0u
@@ -379,6 +380,30 @@ int main(int argc, char **argv) {
         close_full(B, 1, true);
         stat_(A, "seed/quiet");
         r |= write_seed(dir, "seq-close-no-reply");
+
+        /* Releases riding on other requests (Request.release), own and unknown handles. */
+        hello(A);
+        hello(B);
+        create(A, "seed/rel", 0666, SHARED, PERSIST);
+        open_(B, "seed/rel", RD, 0);
+        open_(B, "seed/rel", RD, 0);
+        {
+                Shmbroker__V1__StatRequest st = SHMBROKER__V1__STAT_REQUEST__INIT;
+                Request req = SHMBROKER__V1__REQUEST__INIT;
+                uint64_t rel[] = { 2, 1, 99, 2 };
+
+                st.name = (char *)"seed/rel";
+                req.body_case = SHMBROKER__V1__REQUEST__BODY_STAT;
+                req.stat = &st;
+                req.n_release = ELEMENTSOF(rel);
+                req.release = rel;
+                put(B, &req);
+                req.n_release = 1;
+                req.release = rel + 2;
+                put(A, &req);
+        }
+        delete_(A, "seed/rel");
+        r |= write_seed(dir, "seq-release-in-requests");
 
         stat_(A, "seed/x");
         r |= write_seed(dir, "seq-before-hello");
