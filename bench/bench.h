@@ -119,7 +119,6 @@ enum {
         RAW_OP_OPEN = 'O',     /* reply with the shared 1 MiB memfd */
         RAW_OP_CREATE = 'C',   /* memfd_create + ftruncate 4 KiB + seals, reply with it */
         RAW_OP_HUGETLB = 'H',  /* 2 MiB-page memfd + ftruncate + fallocate 64 MiB + seals */
-        RAW_OP_RELEASE = 'R',  /* no reply: stands for shmb_close's one-way Close message */
 };
 
 #define RAW_OPEN_SIZE (UINT64_C(1) << 20)
@@ -140,8 +139,6 @@ int raw_server_stop(RawServer *s);
 int raw_connect(const char *path);
 /* One round trip: sends op, returns the descriptor of the reply in *ret_fd. */
 int raw_request_fd(int sock, char op, int *ret_fd);
-/* Sends op with no reply expected. */
-int raw_post(int sock, char op);
 /* The floor of shmb_open + touch + shmb_close: round trip, map, touch, unmap, close. */
 int raw_open_once(int sock);
 

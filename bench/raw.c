@@ -98,8 +98,6 @@ static void raw_handle(int sock, char op, int open_fd) {
         case RAW_OP_OPEN:
                 (void)raw_reply(sock, open_fd, 0);
                 return;
-        case RAW_OP_RELEASE:
-                return;
         case RAW_OP_CREATE:
         case RAW_OP_HUGETLB:
                 fd = op == RAW_OP_CREATE ? raw_create(RAW_CREATE_SIZE, false) : raw_create(RAW_HUGETLB_SIZE, true);
@@ -259,12 +257,6 @@ int raw_request_fd(int sock, char op, int *ret_fd) {
         if (fd < 0)
                 return payload < 0 ? payload : -EBADMSG;
         *ret_fd = fd;
-        return 0;
-}
-
-int raw_post(int sock, char op) {
-        if (send(sock, &op, 1, MSG_NOSIGNAL) != 1)
-                return -errno;
         return 0;
 }
 

@@ -158,12 +158,12 @@ static int daemon_open_once(shmb_conn *c) {
 /* ---- open ---------------------------------------------------------------- */
 
 static int bench_open(Bench *b, const Mode *m, unsigned iters) {
-        _cleanup_(samples_free) Samples d = {}, f = {}, fr = {};
+        _cleanup_(samples_free) Samples d = {}, f = {};
         const unsigned block = 500, warmup = MIN(iters / 4 + 10, 500u);
         Metric *met;
         int k;
 
-        if (samples_init(&d, iters) < 0 || samples_init(&f, iters) < 0 || samples_init(&fr, iters) < 0)
+        if (samples_init(&d, iters) < 0 || samples_init(&f, iters) < 0)
                 return -ENOMEM;
         for (unsigned i = 0; i < warmup; i++) {
                 k = daemon_open_once(b->conn);
@@ -193,26 +193,12 @@ static int bench_open(Bench *b, const Mode *m, unsigned iters) {
                                 return fail("raw open: %s", strerror(-k));
                         samples_add(&f, now_ns() - t0);
                 }
-                for (unsigned i = 0; i < n; i++) {
-                        uint64_t t0 = now_ns();
-
-                        k = raw_open_once(b->raw_sock);
-                        if (k >= 0)
-                                k = raw_post(b->raw_sock, RAW_OP_RELEASE);
-                        if (k < 0)
-                                return fail("raw open: %s", strerror(-k));
-                        samples_add(&fr, now_ns() - t0);
-                }
         }
         met = metric_latency("open_ratio", "open 1MiB+map+touch+close", m->name, &d, &f, TARGET_LE, 1.3);
         if (strcmp(m->name, "same-cpu") == 0)
                 metric_note(met, "shmb_open(READ_WRITE) + write 1 byte + shmb_close vs raw request -> memfd by "
-                                 "SCM_RIGHTS -> mmap 1 MiB, write 1 byte, munmap, close");
-        met = metric_latency("open_vs_release_floor", "  open vs floor + release packet", m->name, &d, &fr,
-                             TARGET_NONE, 0);
-        if (strcmp(m->name, "same-cpu") == 0)
-                metric_note(met, "diagnostic: the raw floor plus the one-way release packet shmb_close sends "
-                                 "(Close no_reply): the part of open_ratio the protocol's second message explains");
+                                 "SCM_RIGHTS -> mmap 1 MiB, write 1 byte, munmap, close; shmb_close's release "
+                                 "goes with the next open (Request.release)");
         return 0;
 }
 
