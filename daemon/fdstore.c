@@ -19,7 +19,10 @@
  * Appends go straight into the stored memfd (it is the same open file the
  * manager holds), so nothing is re-sent per change. When the log has grown
  * to twice what the live regions need (and at least 64 KiB), a compacted copy is written,
- * stored under the other name, and only then the old name is removed.
+ * stored under the other name, and only then the old name is removed. A start
+ * goes on appending to the log it restored from when that log describes
+ * exactly the regions that came back; when one was dropped, another log was
+ * passed beside it or its last record is torn, a compacted copy comes first.
  *
  * Published state and seals are not logged: they are read back from the
  * memfd (F_GET_SEALS), which is the truth even when the daemon died between
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "crc32.h"
 #include "fdstore.h"
 #include "log.h"
 #include "memory.h"
@@ -98,15 +103,46 @@ typedef struct MetaPut {
 _Static_assert(sizeof(MetaPut) == 80, "MetaPut is part of the stored format");
 _Static_assert(sizeof(RecHeader) == 16, "RecHeader is part of the stored format");
 
-typedef struct MetaRec {
-        MetaPut put;
-        char name[SHMB_NAME_MAX + 1];
-} MetaRec;
-
+/*
+ * A descriptor passed by the manager, with what its fstat() said (main.c
+ * already made that call: it is not made twice) and, for a regular file, its
+ * seals, asked right then, while the kernel's data of the file is in the
+ * CPU's caches. The names of all of them are kept one after the other in
+ * st.names.
+ */
 typedef struct Taken {
         int fd;
-        char *name;
+        uint32_t name_off;      /* in st.names */
+        uint32_t mode;          /* st_mode; 0: not asked yet */
+        int seals;              /* F_GET_SEALS, or -errno; SEALS_UNKNOWN: not asked */
+        uint64_t size;          /* st_size */
 } Taken;
+
+#define SEALS_UNKNOWN INT_MIN
+
+/*
+ * The live put records of a log by name index: an open-addressing table
+ * sized by the records present (not by the name space), pointing into the
+ * log's bytes, which stay read in buf until the restore is done.
+ */
+typedef struct RecSlot {
+        uint64_t off;           /* offset of the put payload in buf; 0: deleted */
+        uint32_t key;           /* name index + 1, and SLOT_USED once its region is restored; 0: an empty slot */
+} RecSlot;
+
+#define SLOT_USED (UINT32_C(1) << 31)
+#define SLOT_KEY(sl) ((sl)->key & ~SLOT_USED)
+
+typedef struct LogIndex {
+        const uint8_t *buf;     /* the log, mapped (or read, when it cannot be mapped) */
+        bool mapped;
+        uint64_t size;          /* bytes in buf */
+        uint64_t end;           /* end of the last valid record */
+        uint64_t generation, next_id;
+        RecSlot *slots;
+        uint32_t mask;          /* slots - 1; the number of slots is a power of two */
+        uint32_t n_keys;
+} LogIndex;
 
 static struct {
         bool enabled;           /* NOTIFY_SOCKET: store and remove */
@@ -124,22 +160,26 @@ static struct {
         uint64_t generation;
         Taken *taken;
         size_t n_taken, taken_alloc;
+        char *names;            /* the taken descriptors' names, each NUL-terminated */
+        size_t names_len, names_alloc;
         struct event *grace_ev;
 } st = { .log_fd = -1 };
 
-static uint32_t crc32(const void *data, size_t len) {
-        const uint8_t *p = data;
-        uint32_t crc = 0xffffffffu;
-
-        while (len--) {
-                crc ^= *p++;
-                for (int k = 0; k < 8; k++)
-                        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-        }
-        return ~crc;
-}
+/* util/crc32.h: fast, and bit for bit the CRC the stored logs were written with (once bitwise, here). */
+#define crc32(data, len) crc32_ieee(data, len)
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* The value of a base-62 digit, or -1. */
+static int b62_val(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A' + 10;
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 36;
+        return -1;
+}
 
 static void idx_to_name(uint32_t idx, char name[static NAME_LEN + 1]) {
         for (int i = NAME_LEN - 1; i >= 0; i--) {
@@ -149,19 +189,24 @@ static void idx_to_name(uint32_t idx, char name[static NAME_LEN + 1]) {
         name[NAME_LEN] = 0;
 }
 
-static int name_to_idx(const char *name) {
-        uint32_t idx = 0;
+/* The index of the NAME_LEN characters at name (which need not be NUL-terminated), or -EINVAL. */
+static int name3_to_idx(const char *name) {
+        int idx = 0;
 
-        if (strlen(name) != NAME_LEN)
-                return -EINVAL;
         for (int i = 0; i < NAME_LEN; i++) {
-                const char *p = strchr(b62, name[i]);
+                int v = b62_val(name[i]);
 
-                if (!name[i] || !p)
+                if (v < 0)
                         return -EINVAL;
-                idx = idx * 62 + (uint32_t)(p - b62);
+                idx = idx * 62 + v;
         }
-        return (int)idx;
+        return idx;
+}
+
+static int name_to_idx(const char *name) {
+        if (strnlen(name, NAME_LEN + 1) != NAME_LEN)
+                return -EINVAL;
+        return name3_to_idx(name);
 }
 
 static int name_alloc(uint32_t *ret) {
@@ -371,13 +416,23 @@ static void maybe_compact(void) {
                                   "appending to it further", (unsigned long long)st.log_end);
 }
 
-void fdstore_take(int fd, const char *name) {
+static const char *taken_name(const Taken *t) {
+        return st.names + t->name_off;
+}
+
+static bool is_meta_name(const char *name) {
+        return name[0] == 'm' && (strcmp(name, "meta0") == 0 || strcmp(name, "meta1") == 0);
+}
+
+void fdstore_take(int fd, const char *name, const struct stat *sb) {
+        size_t nl;
         Taken *t;
 
-        /* Descriptors from the manager are inherited without close-on-exec. */
-        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        /* main.c made the passed descriptors close-on-exec, all at once. */
+        name = name ? name : "";
+        nl = strlen(name) + 1;
         if (st.n_taken == st.taken_alloc) {
-                size_t n = st.taken_alloc ? st.taken_alloc * 2 : 64;
+                size_t n = st.taken_alloc ? st.taken_alloc * 2 : 256;
 
                 t = reallocarray(st.taken, n, sizeof(*t));
                 if (!t) {
@@ -388,95 +443,242 @@ void fdstore_take(int fd, const char *name) {
                 st.taken = t;
                 st.taken_alloc = n;
         }
-        t = &st.taken[st.n_taken];
-        t->name = strdup(name ? name : "");
-        if (!t->name) {
-                safe_close(fd);
-                return;
+        if (st.names_alloc - st.names_len < nl) {
+                size_t n = MAX(st.names_alloc * 2, st.names_len + nl + 4096);
+                char *p = n <= UINT32_MAX ? realloc(st.names, n) : NULL;
+
+                if (!p) {
+                        log_warning("out of memory keeping stored descriptor '%s'; closing it", name);
+                        safe_close(fd);
+                        return;
+                }
+                st.names = p;
+                st.names_alloc = n;
         }
-        t->fd = fd;
-        st.n_taken++;
+        t = &st.taken[st.n_taken++];
+        *t = (Taken){ .fd = fd, .name_off = (uint32_t)st.names_len, .seals = SEALS_UNKNOWN };
+        memcpy(st.names + st.names_len, name, nl);
+        st.names_len += nl;
+        if (sb) {
+                t->mode = sb->st_mode;
+                t->size = (uint64_t)sb->st_size;
+                if (S_ISREG(sb->st_mode)) {
+                        t->seals = fcntl(fd, F_GET_SEALS);
+                        if (t->seals < 0)
+                                t->seals = -errno;
+                }
+        }
 }
 
-/* Reads a whole log. Returns 0 and the records by name index, or <0 when it is not a log. */
-static int log_parse(int fd, uint64_t *ret_gen, uint64_t *ret_next_id, MetaRec **recs, uint64_t *ret_end) {
-        _cleanup_free_ uint8_t *buf = NULL;
-        struct stat s;
-        uint64_t off, gen, next_id;
-        uint32_t v;
-        size_t done = 0;
+void fdstore_take_reserve(size_t n_fds, size_t names_len) {
+        Taken *t;
+        char *p;
 
-        if (fstat(fd, &s) < 0)
-                return -errno;
-        if (!S_ISREG(s.st_mode) || s.st_size < (off_t)META_HEADER_SIZE)
-                return -EBADMSG;
-        buf = malloc((size_t)s.st_size);
-        if (!buf)
-                return -ENOMEM;
-        while (done < (size_t)s.st_size) {
-                ssize_t n = pread(fd, buf + done, (size_t)s.st_size - done, (off_t)done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EBADMSG;
-                done += (size_t)n;
+        if (n_fds > st.taken_alloc - st.n_taken) {
+                t = reallocarray(st.taken, st.n_taken + n_fds, sizeof(*t));
+                if (!t)
+                        return; /* fdstore_take() tries again */
+                st.taken = t;
+                st.taken_alloc = st.n_taken + n_fds;
         }
-        if (memcmp(buf, META_MAGIC, 8) != 0)
+        if (names_len > st.names_alloc - st.names_len && st.names_len + names_len <= UINT32_MAX) {
+                p = realloc(st.names, st.names_len + names_len);
+                if (!p)
+                        return;
+                st.names = p;
+                st.names_alloc = st.names_len + names_len;
+        }
+}
+
+/* Fills in what fstat() says of t, unless main.c did already. */
+static int taken_stat(Taken *t) {
+        struct stat sb;
+
+        if (t->mode)
+                return 0;
+        if (fstat(t->fd, &sb) < 0)
+                return -errno;
+        t->mode = sb.st_mode;
+        t->size = (uint64_t)sb.st_size;
+        return 0;
+}
+
+static uint32_t idx_hash(uint32_t idx, uint32_t mask) {
+        /*
+         * The index itself: names are handed out lowest first, so the indices
+         * are dense and land in consecutive slots, in the order the lookups
+         * come (store order). They are distinct and below NAME_SPACE, so at
+         * most NAME_SPACE / slots of them share a home slot.
+         */
+        return idx & mask;
+}
+
+static void log_index_free(LogIndex *ix) {
+        if (ix->mapped)
+                (void)munmap((void *)ix->buf, ix->size);
+        else
+                free((void *)ix->buf);
+        free(ix->slots);
+        *ix = (LogIndex){};
+}
+
+/* The slot of name index idx, or NULL. */
+static RecSlot *log_index_find(const LogIndex *ix, uint32_t idx) {
+        if (!ix->slots)
+                return NULL;
+        for (uint32_t i = idx_hash(idx, ix->mask);; i = (i + 1) & ix->mask) {
+                RecSlot *sl = &ix->slots[i];
+
+                if (SLOT_KEY(sl) == idx + 1)
+                        return sl;
+                if (sl->key == 0)
+                        return NULL;
+        }
+}
+
+static int log_index_grow(LogIndex *ix, uint32_t n_slots) {
+        RecSlot *old = ix->slots, *slots;
+        uint32_t old_n = old ? ix->mask + 1 : 0;
+
+        slots = calloc(n_slots, sizeof(*slots));
+        if (!slots)
+                return -ENOMEM;
+        ix->slots = slots;
+        ix->mask = n_slots - 1;
+        for (uint32_t k = 0; k < old_n; k++) {
+                uint32_t i;
+
+                if (!old[k].key)
+                        continue;
+                for (i = idx_hash(SLOT_KEY(&old[k]) - 1, ix->mask); slots[i].key; i = (i + 1) & ix->mask)
+                        ;
+                slots[i] = old[k];
+        }
+        free(old);
+        return 0;
+}
+
+/* The slot of name index idx, added when missing. */
+static RecSlot *log_index_add(LogIndex *ix, uint32_t idx) {
+        RecSlot *sl = log_index_find(ix, idx);
+        uint32_t i;
+
+        if (sl)
+                return sl;
+        /* At most half full: probes stay short. */
+        if (!ix->slots || (ix->n_keys + 1) * 2 > ix->mask + 1)
+                if (log_index_grow(ix, ix->slots ? (ix->mask + 1) * 2 : 64) < 0)
+                        return NULL;
+        for (i = idx_hash(idx, ix->mask); ix->slots[i].key; i = (i + 1) & ix->mask)
+                ;
+        ix->n_keys++;
+        ix->slots[i].key = idx + 1;
+        return &ix->slots[i];
+}
+
+/*
+ * Reads a whole log into ix: its header and, by name index, where the live
+ * put record of each name is. Returns 0, or <0 when it is not a log.
+ * expect: about how many names it holds (the table is sized for them).
+ */
+static int log_parse(Taken *t, size_t expect, LogIndex *ix) {
+        uint64_t off, size;
+        const uint8_t *buf;
+        uint32_t v, n_slots = 64;
+        int e;
+
+        *ix = (LogIndex){};
+        e = taken_stat(t);
+        if (e < 0)
+                return e;
+        size = t->size;
+        if (!S_ISREG(t->mode) || size < META_HEADER_SIZE)
                 return -EBADMSG;
+        if (size > SIZE_MAX)
+                return -EFBIG;
+        /* Mapped, not copied: nothing truncates a stored log (it only ever grows). */
+        ix->size = size;
+        buf = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_POPULATE, t->fd, 0);
+        if (buf != MAP_FAILED) {
+                ix->buf = buf;
+                ix->mapped = true;
+        } else {
+                uint8_t *p = malloc((size_t)size);
+                size_t done = 0;
+
+                if (!p)
+                        return -ENOMEM;
+                ix->buf = buf = p;
+                while (done < size) {
+                        ssize_t n = pread(t->fd, p + done, (size_t)size - done, (off_t)done);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0) {
+                                e = n < 0 ? -errno : -EBADMSG;
+                                goto fail;
+                        }
+                        done += (size_t)n;
+                }
+        }
+        e = -EBADMSG;
+        if (memcmp(buf, META_MAGIC, 8) != 0)
+                goto fail;
         memcpy(&v, buf + 8, 4);
-        if (v != META_VERSION)
-                return -EPROTONOSUPPORT;
+        if (v != META_VERSION) {
+                e = -EPROTONOSUPPORT;
+                goto fail;
+        }
         memcpy(&v, buf + 12, 4);
         if (v != META_HEADER_SIZE)
-                return -EBADMSG;
-        memcpy(&gen, buf + META_OFF_GENERATION, 8);
-        memcpy(&next_id, buf + META_OFF_NEXT_ID, 8);
+                goto fail;
+        memcpy(&ix->generation, buf + META_OFF_GENERATION, 8);
+        memcpy(&ix->next_id, buf + META_OFF_NEXT_ID, 8);
 
-        for (off = META_HEADER_SIZE; off + sizeof(RecHeader) <= (uint64_t)s.st_size;) {
+        while (n_slots < 2 * expect && n_slots < 2 * NAME_SPACE)
+                n_slots *= 2;
+        e = log_index_grow(ix, n_slots);
+        if (e < 0)
+                goto fail;
+        for (off = META_HEADER_SIZE; off + sizeof(RecHeader) <= size;) {
                 RecHeader h;
                 const uint8_t *p;
+                RecSlot *sl;
                 int idx;
 
                 memcpy(&h, buf + off, sizeof(h));
                 p = buf + off + sizeof(h);
-                if (h.len > (uint64_t)s.st_size - off - sizeof(h) || h.zero != 0 || crc32(p, h.len) != h.crc)
+                if (h.len > size - off - sizeof(h) || h.zero != 0 || crc32(p, h.len) != h.crc)
                         break; /* cut short by a crash: everything before it stands */
                 if (h.type == REC_PUT && h.len >= sizeof(MetaPut)) {
                         MetaPut m;
-                        char fdn[4];
 
                         memcpy(&m, p, sizeof(m));
-                        memcpy(fdn, m.fdname, 3);
-                        fdn[3] = 0;
-                        idx = name_to_idx(fdn);
+                        idx = name3_to_idx(m.fdname);
                         if (idx < 0 || m.name_len != h.len - sizeof(MetaPut) || m.name_len > SHMB_NAME_MAX)
                                 break;
-                        if (!recs[idx]) {
-                                recs[idx] = calloc(1, sizeof(MetaRec));
-                                if (!recs[idx])
-                                        return -ENOMEM;
+                        sl = log_index_add(ix, (uint32_t)idx);
+                        if (!sl) {
+                                e = -ENOMEM;
+                                goto fail;
                         }
-                        recs[idx]->put = m;
-                        memcpy(recs[idx]->name, p + sizeof(m), m.name_len);
-                        recs[idx]->name[m.name_len] = 0;
+                        sl->off = off + sizeof(h);
                 } else if (h.type == REC_DEL && h.len == 4) {
-                        char fdn[4];
-
-                        memcpy(fdn, p, 3);
-                        fdn[3] = 0;
-                        idx = name_to_idx(fdn);
+                        idx = name3_to_idx((const char *)p);
                         if (idx < 0)
                                 break;
-                        recs[idx] = mfree(recs[idx]);
+                        sl = log_index_find(ix, (uint32_t)idx);
+                        if (sl)
+                                sl->off = 0;
                 } else
                         break;
                 off += sizeof(h) + h.len;
         }
-        *ret_gen = gen;
-        *ret_next_id = next_id;
-        *ret_end = off;
+        ix->end = off;
         return 0;
+fail:
+        log_index_free(ix);
+        return e;
 }
 
 /*
@@ -492,9 +694,10 @@ static int log_parse(int fd, uint64_t *ret_gen, uint64_t *ret_next_id, MetaRec *
 static void restore_charge(Server *s, Region *r) {
         uint64_t amount[_QUOTA_MAX] = { [QUOTA_BYTES] = r->size, [QUOTA_REGIONS] = 1 };
         QuotaCreds cr = { .uid = r->uid, .gid = r->gid };
-        char err[256] = "";
+        char err[256];
         int e;
 
+        err[0] = 0; /* not all 256 bytes: this runs for every region at start */
         if (r->flags & REGION_FLAG_LOCKED)
                 amount[QUOTA_LOCKED] = r->size;
         e = quota_charge_restored(&s->quota, &cr, amount, &r->charge, err, sizeof(err));
@@ -507,38 +710,36 @@ static void restore_charge(Server *s, Region *r) {
                             r->flags & REGION_FLAG_LOCKED ? "its pages are not locked" : "no THP advice", err);
 }
 
-/* Rebuilds one region from its memfd and record. Returns 0, or <0 with the reason logged. */
-static int restore_region(Server *s, int fd, const char *fdname, const MetaRec *m, Region **ret) {
-        const MetaPut *p = &m->put;
-        const char *why = NULL;
-        struct stat sb;
+/* Rebuilds one region from its memfd (t) and record (p, name). Returns 0, or <0 with the reason logged. */
+static int restore_region(Server *s, Taken *t, const MetaPut *p, const char *name, Region **ret) {
+        const char *why = NULL, *fdname = taken_name(t);
         Region *r;
         int seals;
 
-        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+        if (taken_stat(t) < 0 || !S_ISREG(t->mode))
                 why = "it is not a regular file";
-        else if ((uint64_t)sb.st_size != p->size)
+        else if (t->size != p->size)
                 why = "its size differs from the recorded one";
-        else if (!name_is_valid(m->name, strlen(m->name), NULL))
+        else if (!name_is_valid(name, strlen(name), NULL))
                 why = "its recorded name is invalid";
         else if (p->sharing > SHARING(IMMUTABLE) || p->lifetime > LIFETIME(REFCOUNTED) || p->mode > 0777 ||
                  p->page_size == 0 || p->size == 0 || (p->flags & ~(uint32_t)REGION_FLAGS_ALL))
                 why = "its recorded attributes are out of range";
-        else if (registry_find(&s->registry, m->name))
+        else if (registry_find(&s->registry, name))
                 why = "a region of that name was restored already";
         if (why)
-                return log_warning_errno(-EBADMSG, "dropping stored region '%s' (fd name '%s'): %s", m->name,
+                return log_warning_errno(-EBADMSG, "dropping stored region '%s' (fd name '%s'): %s", name,
                                          fdname, why);
-        seals = fcntl(fd, F_GET_SEALS);
+        seals = t->seals != SEALS_UNKNOWN ? t->seals : fcntl(t->fd, F_GET_SEALS);
         if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
             (p->sharing == SHARING(SHARED) && !(seals & F_SEAL_SEAL)))
                 return log_warning_errno(-EBADMSG, "dropping stored region '%s' (fd name '%s'): its seals (%#x) "
-                                         "are not those of a region", m->name, fdname, (unsigned)seals);
+                                         "are not those of a region", name, fdname, (unsigned)seals);
 
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
-        r->name = strdup(m->name);
+        r->name = strdup(name);
         if (!r->name) {
                 free(r);
                 return -ENOMEM;
@@ -567,7 +768,7 @@ static int restore_region(Server *s, int fd, const char *fdname, const MetaRec *
         }
         /* Whoever owned or held it went away with the old instance; see fdstore_start(). */
         r->in_grace = r->lifetime != LIFETIME(PERSISTENT);
-        r->fd = fd;
+        r->fd = t->fd;
         r->ro_fd = -1;
         LIST_INIT(&r->handles);
         LIST_INIT(&r->waiters);
@@ -601,10 +802,65 @@ static void on_grace_end(evutil_socket_t fd, short what, void *userdata) {
 }
 
 static void taken_drop(Taken *t, const char *why) {
-        log_warning("closing descriptor '%s' passed by the service manager: %s", t->name, why);
+        const char *name = taken_name(t);
+
+        log_warning("closing descriptor '%s' passed by the service manager: %s", name, why);
         t->fd = safe_close(t->fd);
-        if (st.enabled && t->name[0])
-                notify_remove(t->name);
+        if (st.enabled && name[0])
+                notify_remove(name);
+}
+
+static void taken_free(void) {
+        for (size_t i = 0; i < st.n_taken; i++)
+                safe_close(st.taken[i].fd);
+        st.taken = mfree(st.taken);
+        st.n_taken = st.taken_alloc = 0;
+        st.names = mfree(st.names);
+        st.names_len = st.names_alloc = 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+static bool slot_lost(const RecSlot *sl) {
+        return sl->key && sl->off && !(sl->key & SLOT_USED);
+}
+
+static void warn_lost_one(const LogIndex *ix, const RecSlot *sl) {
+        MetaPut m;
+
+        memcpy(&m, ix->buf + sl->off, sizeof(m));
+        log_warning("region '%.*s' has metadata but its descriptor was not passed back; it is lost",
+                    (int)m.name_len, (const char *)ix->buf + sl->off + sizeof(m));
+}
+
+/* Warns about every record whose descriptor did not come back, by name index. Returns how many. */
+static unsigned warn_lost(const LogIndex *ix) {
+        _cleanup_free_ uint32_t *keys = NULL;
+        unsigned n = 0, i = 0;
+
+        for (uint32_t k = 0; ix->slots && k <= ix->mask; k++)
+                n += slot_lost(&ix->slots[k]);
+        if (n == 0)
+                return 0;
+        keys = malloc(n * sizeof(*keys));
+        for (uint32_t k = 0; k <= ix->mask; k++)
+                if (slot_lost(&ix->slots[k])) {
+                        if (keys)
+                                keys[i++] = SLOT_KEY(&ix->slots[k]);
+                        else
+                                warn_lost_one(ix, &ix->slots[k]);
+                }
+        if (keys) {
+                /* In name order, as before. */
+                qsort(keys, n, sizeof(*keys), cmp_u32);
+                for (i = 0; i < n; i++)
+                        warn_lost_one(ix, log_index_find(ix, keys[i] - 1));
+        }
+        return n;
 }
 
 static unsigned store_cap(const FdStoreOptions *o) {
@@ -625,13 +881,34 @@ static unsigned store_cap(const FdStoreOptions *o) {
         return MIN(max, by_names);
 }
 
+/* Free names below the highest in use (top) are handed out lowest first. */
+static void names_restore(const LogIndex *ix, size_t n_used, uint32_t top) {
+        _cleanup_free_ uint64_t *bits = NULL;
+
+        st.next_idx = top;
+        if (top == n_used)
+                return; /* no gaps */
+        bits = calloc((top + 63) / 64, sizeof(*bits));
+        if (!bits)
+                return; /* the gaps are leaked, not reused: harmless */
+        for (uint32_t k = 0; ix->slots && k <= ix->mask; k++)
+                if (ix->slots[k].key & SLOT_USED) {
+                        uint32_t idx = SLOT_KEY(&ix->slots[k]) - 1;
+
+                        bits[idx / 64] |= UINT64_C(1) << (idx % 64);
+                }
+        for (uint32_t k = top; k > 0; k--)
+                if (!(bits[(k - 1) / 64] & (UINT64_C(1) << ((k - 1) % 64))))
+                        (void)name_release(k - 1);
+}
+
 int fdstore_start(Server *s, const FdStoreOptions *o) {
         Registry *reg = &s->registry;
-        MetaRec **recs = NULL;
+        LogIndex ix = {};
         Taken *meta = NULL, *stale_meta = NULL;
-        uint64_t meta_gen = 0, meta_next = 0, meta_end = 0, max_id = 0;
+        uint64_t max_id = 0, live_bytes = 0;
         unsigned restored = 0, dropped = 0, orphans = 0;
-        uint8_t *used = NULL;
+        size_t n_used = 0;
         uint32_t top = 0;
         int e = 0;
 
@@ -639,73 +916,65 @@ int fdstore_start(Server *s, const FdStoreOptions *o) {
         st.enabled = getenv("NOTIFY_SOCKET") != NULL;
         st.cap = st.enabled ? store_cap(o) : 0;
 
-        if (st.n_taken > 0) {
-                recs = calloc(NAME_SPACE, sizeof(*recs));
-                used = calloc(NAME_SPACE, 1);
-                if (!recs || !used) {
-                        e = -ENOMEM;
-                        goto out;
-                }
-        }
         /* The newest valid metadata log wins; another one is a compaction cut short. */
         for (size_t i = 0; i < st.n_taken; i++) {
                 Taken *t = &st.taken[i];
-                MetaRec **cand;
-                uint64_t gen = 0, next = 0, end = 0;
+                LogIndex cand;
                 int r;
 
-                if (strcmp(t->name, "meta0") != 0 && strcmp(t->name, "meta1") != 0)
+                if (!is_meta_name(taken_name(t)))
                         continue;
-                cand = calloc(NAME_SPACE, sizeof(*cand));
-                if (!cand) {
-                        e = -ENOMEM;
+                r = log_parse(t, st.n_taken, &cand);
+                if (r == -ENOMEM) {
+                        /* Not the log's fault: fail the start rather than drop every region. */
+                        e = r;
                         goto out;
                 }
-                r = log_parse(t->fd, &gen, &next, cand, &end);
-                if (r >= 0 && (!meta || gen > meta_gen)) {
+                if (r >= 0 && (!meta || cand.generation > ix.generation)) {
                         if (meta)
                                 stale_meta = meta;
+                        log_index_free(&ix);
+                        ix = cand;
                         meta = t;
-                        meta_gen = gen;
-                        meta_next = next;
-                        meta_end = end;
-                        for (size_t k = 0; k < NAME_SPACE; k++) {
-                                free(recs[k]);
-                                recs[k] = cand[k];
-                        }
                 } else {
                         if (r < 0)
-                                log_warning_errno(r, "stored metadata log '%s' cannot be read: %m", t->name);
+                                log_warning_errno(r, "stored metadata log '%s' cannot be read: %m", taken_name(t));
                         stale_meta = t;
-                        for (size_t k = 0; k < NAME_SPACE; k++)
-                                free(cand[k]);
+                        log_index_free(&cand);
                 }
-                free(cand);
         }
-        if (stale_meta && (!meta || strcmp(stale_meta->name, meta->name) != 0))
+        if (stale_meta && (!meta || strcmp(taken_name(stale_meta), taken_name(meta)) != 0))
                 taken_drop(stale_meta, "an older metadata log");
         else if (stale_meta)
                 stale_meta->fd = safe_close(stale_meta->fd);
 
         for (size_t i = 0; i < st.n_taken; i++) {
                 Taken *t = &st.taken[i];
+                const char *tn = taken_name(t);
+                char name[SHMB_NAME_MAX + 1];
                 Region *r = NULL;
+                RecSlot *sl;
+                MetaPut m;
                 int idx;
 
-                if (t == meta || t->fd < 0 || strcmp(t->name, "meta0") == 0 || strcmp(t->name, "meta1") == 0)
+                if (t == meta || t->fd < 0 || is_meta_name(tn))
                         continue;
-                idx = name_to_idx(t->name);
+                idx = name_to_idx(tn);
                 if (idx < 0) {
                         taken_drop(t, "not a name this daemon stores");
                         continue;
                 }
-                if (!recs[idx] || used[idx]) {
-                        taken_drop(t, used[idx] ? "a second descriptor of the same name"
-                                                : "no metadata was recorded for it");
+                sl = log_index_find(&ix, (uint32_t)idx);
+                if (!sl || !sl->off || (sl->key & SLOT_USED)) {
+                        taken_drop(t, sl && (sl->key & SLOT_USED) ? "a second descriptor of the same name"
+                                                     : "no metadata was recorded for it");
                         dropped++;
                         continue;
                 }
-                if (restore_region(s, t->fd, t->name, recs[idx], &r) < 0) {
+                memcpy(&m, ix.buf + sl->off, sizeof(m));
+                memcpy(name, ix.buf + sl->off + sizeof(m), m.name_len);
+                name[m.name_len] = 0;
+                if (restore_region(s, t, &m, name, &r) < 0) {
                         taken_drop(t, "its region cannot be restored");
                         dropped++;
                         continue;
@@ -716,46 +985,57 @@ int fdstore_start(Server *s, const FdStoreOptions *o) {
                         log_info("region '%s' was never %s by its creator; destroying it", r->name,
                                  r->sharing == SHARING(IMMUTABLE) ? "published" : "mapped");
                         if (st.enabled)
-                                notify_remove(t->name);
+                                notify_remove(tn);
                         region_free(r);
                         dropped++;
                         continue;
                 }
-                memcpy(r->fdname, t->name, NAME_LEN + 1);
+                memcpy(r->fdname, tn, NAME_LEN + 1);
                 r->restart_safe = st.enabled;
-                used[idx] = 1;
+                sl->key |= SLOT_USED;
+                n_used++;
                 top = MAX(top, (uint32_t)idx + 1);
                 max_id = MAX(max_id, r->id);
+                live_bytes += put_size(r);
                 registry_adopt(reg, r);
                 restore_charge(s, r);
                 restored++;
                 if (r->in_grace)
                         orphans++;
                 st.n_stored++;
-                recs[idx] = mfree(recs[idx]);
         }
-        for (uint32_t k = 0; recs && k < NAME_SPACE; k++)
-                if (recs[k]) {
-                        log_warning("region '%s' has metadata but its descriptor was not passed back; it is lost",
-                                    recs[k]->name);
-                        dropped++;
-                }
-        reg->next_id = MAX(MAX(reg->next_id, meta_next), max_id + 1);
+        dropped += warn_lost(&ix);
+        reg->next_id = MAX(MAX(reg->next_id, ix.next_id), max_id + 1);
 
         if (st.enabled) {
-                /* Free names below the highest in use are handed out lowest first. */
-                st.next_idx = top;
-                for (uint32_t k = top; k > 0; k--)
-                        if (!used[k - 1])
-                                (void)name_release(k - 1);
+                bool keep = false;
+
+                names_restore(&ix, n_used, top);
                 if (meta) {
                         st.log_fd = TAKE_FD(meta->fd);
-                        st.log_name = strcmp(meta->name, "meta0") == 0 ? "meta0" : "meta1";
-                        st.generation = meta_gen;
-                        st.log_end = meta_end;
+                        st.log_name = strcmp(taken_name(meta), "meta0") == 0 ? "meta0" : "meta1";
+                        st.generation = ix.generation;
+                        st.log_end = ix.end;
+                        st.live_bytes = live_bytes;
                 }
-                /* A fresh, compacted log drops what did not come back. */
-                e = log_rewrite();
+                /*
+                 * The log describes exactly what came back: nothing was dropped,
+                 * no older log is beside it and no torn record at its end. Then
+                 * it stays, appends go on at its end, and it is compacted by the
+                 * usual rule; nothing of it changes but the id counter, so a
+                 * crash leaves it as valid as it was. Else a fresh, compacted log
+                 * drops what did not come back (see log_rewrite()).
+                 */
+                if (meta && !stale_meta && dropped == 0 && ix.end == ix.size) {
+                        /* Ids are never reused, even across restarts; the write proves the log is writable. */
+                        e = pwrite_all(st.log_fd, &reg->next_id, sizeof(reg->next_id), META_OFF_NEXT_ID);
+                        if (e >= 0)
+                                keep = true;
+                        else
+                                log_debug("cannot update the stored metadata log (%s); writing a new one",
+                                          strerror(-e));
+                }
+                e = keep ? 0 : log_rewrite();
                 if (e < 0) {
                         log_error_errno(e, "cannot store the region metadata log: %m; regions will not survive "
                                         "a restart");
@@ -764,7 +1044,8 @@ int fdstore_start(Server *s, const FdStoreOptions *o) {
                         for (Region *r = registry_lower_bound(reg, ""); r; r = registry_next(reg, r))
                                 r->restart_safe = false;
                         e = 0;
-                }
+                } else if (keep)
+                        maybe_compact();
         } else if (meta)
                 meta->fd = safe_close(meta->fd);
 
@@ -783,16 +1064,8 @@ int fdstore_start(Server *s, const FdStoreOptions *o) {
                          orphans == 1 ? "" : "s", o->grace_ms);
         }
 out:
-        for (size_t i = 0; i < st.n_taken; i++) {
-                safe_close(st.taken[i].fd);
-                free(st.taken[i].name);
-        }
-        st.taken = mfree(st.taken);
-        st.n_taken = st.taken_alloc = 0;
-        for (uint32_t k = 0; recs && k < NAME_SPACE; k++)
-                free(recs[k]);
-        free(recs);
-        free(used);
+        taken_free();
+        log_index_free(&ix);
         return e;
 }
 
@@ -859,10 +1132,5 @@ void fdstore_done(void) {
         st.log_fd = safe_close(st.log_fd);
         st.free_idx = mfree(st.free_idx);
         st.n_free = st.free_alloc = 0;
-        for (size_t i = 0; i < st.n_taken; i++) {
-                safe_close(st.taken[i].fd);
-                free(st.taken[i].name);
-        }
-        st.taken = mfree(st.taken);
-        st.n_taken = st.taken_alloc = 0;
+        taken_free();
 }

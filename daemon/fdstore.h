@@ -13,6 +13,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct Region Region;
@@ -28,8 +29,16 @@ typedef struct FdStoreOptions {
 #define FDSTORE_DEFAULT_MAX 32768u
 #define FDSTORE_DEFAULT_GRACE_MS 30000u
 
-/* A descriptor the manager passed that is not our listening socket: kept for fdstore_start(). */
-void fdstore_take(int fd, const char *name);
+struct stat;
+
+/*
+ * A descriptor the manager passed that is not our listening socket: kept
+ * for fdstore_start(). name is copied. sb: what fstat() said of fd, so that
+ * it is not asked again, or NULL. The caller made fd close-on-exec.
+ */
+void fdstore_take(int fd, const char *name, const struct stat *sb);
+/* Optional, before fdstore_take(): room for n_fds more, whose names have names_len bytes with their NULs. */
+void fdstore_take_reserve(size_t n_fds, size_t names_len);
 /*
  * Restores the regions of the descriptors taken (closing, with a warning,
  * those that do not parse) and, under a service manager, starts storing.

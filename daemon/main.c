@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cloexec-range.h"
 #include "config.h"
 #include "config-file.h"
 #include "fdstore.h"
@@ -283,37 +284,145 @@ static int listen_on(const char *path, mode_t mode, int *ret_fd) {
         return 0;
 }
 
+/* A whole decimal number in [min, max], or -EINVAL / -ERANGE. */
+static int parse_env_long(const char *s, long min, long max, long *ret) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (end == s || *end)
+                return -EINVAL;
+        if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+/*
+ * sd_listen_fds_with_names(1, ...) of libsystemd, without its per
+ * descriptor cost (two fcntl() calls for close-on-exec and an allocation
+ * for the name of each, thousands of them with a full fd store): the same
+ * checks of LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, the same errors, and
+ * LISTEN_* unset in any case. Returns the number of descriptors, from
+ * SD_LISTEN_FDS_START on, now close-on-exec, 0 when none are for us, or
+ * <0. *ret_names: LISTEN_FDNAMES with each ':' made a NUL (so n names one
+ * after another, *ret_len bytes in all), or NULL when it was not set (every
+ * name is "unknown").
+ */
+static int listen_fds(char **ret_names, size_t *ret_len) {
+        _cleanup_free_ char *names = NULL;
+        size_t len = 0;
+        const char *e;
+        long pid, n;
+        int r;
+
+        *ret_names = NULL;
+        *ret_len = 0;
+        e = getenv("LISTEN_FDNAMES");
+        if (e) {
+                len = strlen(e) + 1;
+                names = strdup(e);
+                if (!names) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+        e = getenv("LISTEN_PID");
+        if (!e) {
+                r = 0;
+                goto finish;
+        }
+        r = parse_env_long(e, 1, INT_MAX, &pid);
+        if (r < 0)
+                goto finish;
+        /* Is this for us? */
+        if ((pid_t)pid != getpid()) {
+                r = 0;
+                goto finish;
+        }
+        e = getenv("LISTEN_FDS");
+        if (!e) {
+                r = 0;
+                goto finish;
+        }
+        r = parse_env_long(e, LONG_MIN, LONG_MAX, &n);
+        if (r < 0)
+                goto finish;
+        if (n <= 0 || n > INT_MAX - SD_LISTEN_FDS_START) {
+                r = -EINVAL;
+                goto finish;
+        }
+        /* One system call for all of them, not two each. */
+        r = fd_cloexec_range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + (int)n - 1);
+        if (r < 0)
+                goto finish;
+        if (names) {
+                /* Empty: no names at all; else one more than there are separators. */
+                long n_names = names[0] ? 1 : 0;
+
+                for (char *p = names; *p; p++)
+                        if (*p == ':') {
+                                *p = 0;
+                                n_names++;
+                        }
+                if (n_names != n) {
+                        r = -EINVAL;
+                        goto finish;
+                }
+        }
+        r = (int)n;
+        *ret_names = TAKE_PTR(names);
+        *ret_len = len;
+finish:
+        (void)unsetenv("LISTEN_PID");
+        (void)unsetenv("LISTEN_PIDFDID");
+        (void)unsetenv("LISTEN_FDS");
+        (void)unsetenv("LISTEN_FDNAMES");
+        return r;
+}
+
 /*
  * Takes the listening socket from the service manager (socket activation),
  * unless --socket was given, and the fd store's descriptors in any case.
  * Returns 1 with *ret_fd set, 0 when no socket was taken, <0 on error.
  */
 static int listen_from_manager(int *ret_fd, bool want_socket) {
-        char **names = NULL;
+        _cleanup_free_ char *names = NULL;
+        const char *name = NULL;
         bool saw_other_socket = false;
+        size_t names_len;
         int n, fd = -1;
 
-        n = sd_listen_fds_with_names(1, &names);
+        n = listen_fds(&names, &names_len);
         if (n < 0)
                 return log_error_errno(n, "cannot read the descriptors passed by the service manager: %m");
+        if (n > 0)
+                fdstore_take_reserve((size_t)n, names ? names_len : (size_t)n * sizeof("unknown"));
         for (int i = 0; i < n; i++) {
                 int cur = SD_LISTEN_FDS_START + i;
+                struct stat sb;
 
-                if (fd < 0 && sd_is_socket_unix(cur, SOCK_SEQPACKET, 1, NULL, 0) > 0)
+                /* The names follow each other, NUL-terminated. */
+                name = !names ? "unknown" : name ? name + strlen(name) + 1 : names;
+                /* One fstat() each, handed on: a region is not asked again. */
+                if (fstat(cur, &sb) < 0)
+                        return log_error_errno(-errno, "cannot read the descriptors passed by the service "
+                                               "manager: descriptor %d: %m", cur);
+                if (!S_ISSOCK(sb.st_mode))
+                        /* Not a socket: a region or the metadata, back from the fd store. */
+                        fdstore_take(cur, name, &sb);
+                else if (fd < 0 && sd_is_socket_unix(cur, SOCK_SEQPACKET, 1, NULL, 0) > 0)
                         fd = cur;
                 else if (sd_is_socket(cur, AF_UNSPEC, 0, -1) <= 0)
-                        /* Not a socket: a region or the metadata, back from the fd store. */
-                        fdstore_take(cur, names ? names[i] : "");
+                        fdstore_take(cur, name, &sb);
                 else {
                         saw_other_socket = true;
                         log_warning("ignoring descriptor %d ('%s') passed by the service manager: not a "
-                                    "listening AF_UNIX SOCK_SEQPACKET socket", cur, names ? names[i] : "?");
+                                    "listening AF_UNIX SOCK_SEQPACKET socket", cur, name);
                         safe_close(cur);
                 }
         }
-        for (int i = 0; names && names[i]; i++)
-                free(names[i]);
-        free(names);
         if (fd >= 0 && !want_socket) {
                 log_notice("ignoring the socket passed by the service manager: --socket was given");
                 fd = safe_close(fd);
