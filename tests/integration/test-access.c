@@ -290,6 +290,8 @@ static int access_unprivileged_owner(void) {
         CHECK_INT(harness_connect(&c), 0);
         CHECK_CHILD(harness_run_child(&harness_nobody, child_create_default, &a));
 
+        /* The child's release reaches the daemon with its hang-up: a moment later, maybe. */
+        CHECK_SHMB(c, harness_wait_holders(c, name, 0, 5000), 0);
         CHECK_SHMB(c, shmb_stat(c, name, &info), 0);
         CHECK_INT(info.uid, HARNESS_NOBODY);
         CHECK_INT(info.gid, HARNESS_NOBODY);

@@ -100,7 +100,12 @@ static int basic_producer_consumer(void) {
         CHECK_INT(harness_connect(&c), 0);
         CHECK_CHILD(harness_run_child(NULL, child_produce, NULL));
 
-        /* The producer closed its handle and left: a persistent region stays. */
+        /*
+         * The producer closed its handle and left: a persistent region stays.
+         * Its release reaches the daemon with its hang-up, which the daemon
+         * may handle a moment after our next request.
+         */
+        CHECK_SHMB(c, harness_wait_holders(c, basic_name, 0, 5000), 0);
         CHECK_SHMB(c, shmb_stat(c, basic_name, &info), 0);
         CHECK_INT(info.size, MIB);
         CHECK_INT(info.lifetime, SHMB_PERSISTENT);
