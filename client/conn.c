@@ -148,8 +148,11 @@ static int recv_response(shmb_conn *c, WireResponse **ret, int *ret_fd, int *los
 
         /* The hand-written decoder takes the common replies; protobuf-c everything else. */
         r = wire_unpack_response_fast(c->buf, len, &resp);
-        if (r == -ENOMEM)
-                return conn_errorf(c, r, "out of memory");
+        if (r == -ENOMEM) {
+                /* The response is lost: the exchange cannot be trusted any more. */
+                conn_mark_dead(c);
+                return conn_errorf(c, r, "out of memory decoding a %zu-byte response", len);
+        }
         if (r < 0)
                 resp = shmbroker__v1__response__unpack(NULL, len, c->buf);
         if (!resp) {
