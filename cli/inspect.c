@@ -33,16 +33,19 @@ static const char *access_to_string(int access) {
 static const char *holder_sources[] = { "daemon", "shmbrokerctl", "none" };
 
 /*
- * A daemon confined with ProtectProc=invisible cannot read its clients'
- * /proc entries, but root running this command can. The daemon's pidfd said
- * the process was alive a moment ago; the owner uid must match too, which
- * leaves only a pid reused by the same user in between. Returns the source.
+ * The daemon does not read command lines (reading one takes the memory lock
+ * of that process, which its owner can hold indefinitely, and would stall
+ * the daemon's event loop), and one confined with ProtectProc=invisible
+ * cannot read comm either: this command reads what is missing. The daemon's
+ * pidfd said the process was alive a moment ago; the owner uid must match
+ * too, which leaves only a pid reused by the same user in between. Returns
+ * the source of the command line.
  */
 static int holder_complete(struct shmb_holder *h) {
         char path[64];
         struct stat st;
 
-        if (h->cmdline[0] || h->comm[0])
+        if (h->cmdline[0])
                 return 0;
         if (h->gone || h->pid == 0)
                 return 2;
@@ -50,8 +53,9 @@ static int holder_complete(struct shmb_holder *h) {
         if (stat(path, &st) < 0 || st.st_uid != h->uid)
                 return 2;
         proc_read_text((pid_t)h->pid, "cmdline", h->cmdline, sizeof(h->cmdline), true);
-        proc_read_text((pid_t)h->pid, "comm", h->comm, sizeof(h->comm), false);
-        return h->cmdline[0] || h->comm[0] ? 1 : 2;
+        if (!h->comm[0])
+                proc_read_text((pid_t)h->pid, "comm", h->comm, sizeof(h->comm), false);
+        return h->cmdline[0] ? 1 : 2;
 }
 
 static void holders_json(const char *name, const struct shmb_holder *h, const int *src, size_t n, size_t total) {

@@ -176,7 +176,7 @@ struct shmb_holder {
         bool verified;           /* the daemon checks the process through a pidfd */
         uint32_t pid, uid, gid;  /* SO_PEERCRED at connect */
         char comm[17];           /* "" when the daemon could not read it */
-        char cmdline[SHMB_CMDLINE_MAX + 1]; /* arguments joined by spaces; "" when unknown */
+        char cmdline[SHMB_CMDLINE_MAX + 1]; /* arguments joined by spaces; "" when unknown (this daemon never reads it) */
         uint64_t reserved[4];
 };
 /*

@@ -129,11 +129,12 @@ static void holder_fill(Shmbroker__V1__Holder *w, HolderText *t, const Handle *h
                 w->gone = true;
                 return;
         }
-        n = proc_read(c->pid, "cmdline", t->cmdline, sizeof(t->cmdline));
-        if (n > 0)
-                text_clean(t->cmdline, (size_t)n, true);
-        else
-                t->cmdline[0] = '\0';
+        /*
+         * Only comm: reading /proc/PID/cmdline takes the memory lock of that
+         * process, which its owner can keep taken indefinitely (a page fault
+         * held up by userfaultfd, with an mmap() queued behind it), and this
+         * is the event loop. shmbrokerctl reads the command line itself.
+         */
         n = proc_read(c->pid, "comm", t->comm, sizeof(t->comm));
         if (n > 0) {
                 if (t->comm[n - 1] == '\n')
@@ -144,7 +145,7 @@ static void holder_fill(Shmbroker__V1__Holder *w, HolderText *t, const Handle *h
         /* Exited while we read: what we read may belong to a new process with that pid. */
         if (c->pidfd >= 0 && pidfd_exited(c->pidfd)) {
                 w->gone = true;
-                t->cmdline[0] = t->comm[0] = '\0';
+                t->comm[0] = '\0';
         }
 }
 

@@ -81,8 +81,9 @@ static void test_events(void) {
         ok = n == 2;
         for (size_t i = 0; i < n; i++)
                 ok = ok && h[i].pid == (uint32_t)getpid() && h[i].uid == (uint32_t)getuid() && !h[i].gone &&
-                     strcmp(h[i].comm, "test-events") == 0 && strstr(h[i].cmdline, "test-events");
-        CHECK_MSG(ok, "holders: two handles of this process, with comm and command line");
+                     strcmp(h[i].comm, "test-events") == 0 && h[i].cmdline[0] == '\0';
+        /* The daemon reads no command lines: that could stall it (shmbrokerctl reads them). */
+        CHECK_MSG(ok, "holders: two handles of this process, with comm and no command line");
         if (n == 2)
                 CHECK((h[0].access == SHMB_READ) != (h[1].access == SHMB_READ) && (h[0].creator != h[1].creator));
         free(h);

@@ -317,7 +317,7 @@ def test_inspect(ctl, tmp):
                       and h["gone"] is False, "holder shows the client's pid, uid, access and command", h)
                 check(list(h.keys()) == ["handle", "connection", "access", "creator", "pid", "uid", "user", "gid",
                                          "comm", "cmdline", "gone", "verified", "source"], "holder keys documented", h)
-                check(h["source"] == "daemon", "holder's command line comes from the daemon", h)
+                check(h["source"] == "shmbrokerctl", "holder's command line is read by shmbrokerctl, not the daemon", h)
         p = ctl.run("holders", "insp/a")
         check(p.returncode == 0 and str(hpid) in p.stdout and "hold-region" in p.stdout
               and p.stdout.splitlines()[0].split() == ["HANDLE", "ACCESS", "PID", "USER", "COMM", "COMMAND"],
