@@ -5,11 +5,7 @@
  * pidfd taken at connect (SO_PEERPIDFD) pins the process: it polls readable
  * once the process has exited, so /proc/PID is read only while the pidfd
  * says the process lives, and the answer is dropped if it died meanwhile.
- *
- * Known cost: reading /proc/PID/cmdline takes the target's mmap lock, so a
- * client holding its own mmap lock for long could delay this (admin-only)
- * request and the loop with it. Moving the reads to a worker thread would
- * remove that; comm alone needs no such lock.
+ * Only /proc/PID/comm is read (see holder_fill()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +31,6 @@
 #endif
 
 #define ST(x) SHMBROKER__V1__STATUS__STATUS_##x
-#define CMDLINE_MAX 512
 #define COMM_MAX 16
 /* Entries in one Holders reply; the packet size bounds it further. */
 #define HOLDERS_MAX 1024
@@ -85,19 +80,14 @@ static ssize_t proc_read(pid_t pid, const char *file, char *buf, size_t len) {
         return n;
 }
 
-/* Arguments joined by spaces; anything but printable ASCII shown as '?'. */
-static void text_clean(char *s, size_t n, bool nul_is_space) {
+/* Anything but printable ASCII shown as '?'. */
+static void text_clean(char *s, size_t n) {
         for (size_t i = 0; i < n; i++)
-                if (s[i] == '\0' && nul_is_space)
-                        s[i] = ' ';
-                else if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+                if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
                         s[i] = '?';
-        while (n > 0 && s[n - 1] == ' ')
-                s[--n] = '\0';
 }
 
 typedef struct HolderText {
-        char cmdline[CMDLINE_MAX + 1];
         char comm[COMM_MAX + 1];
 } HolderText;
 
@@ -110,9 +100,8 @@ static void holder_fill(Shmbroker__V1__Holder *w, HolderText *t, const Handle *h
         ssize_t n;
 
         shmbroker__v1__holder__init(w);
-        t->cmdline[0] = t->comm[0] = '\0';
-        w->cmdline = t->cmdline;
-        w->comm = t->comm;
+        t->comm[0] = '\0';
+        w->comm = t->comm; /* cmdline stays "": see below */
         w->handle = h->id;
         w->access = h->access;
         w->creator = h->creator;
@@ -139,7 +128,7 @@ static void holder_fill(Shmbroker__V1__Holder *w, HolderText *t, const Handle *h
         if (n > 0) {
                 if (t->comm[n - 1] == '\n')
                         t->comm[--n] = '\0';
-                text_clean(t->comm, (size_t)n, false);
+                text_clean(t->comm, (size_t)n);
         } else
                 t->comm[0] = '\0';
         /* Exited while we read: what we read may belong to a new process with that pid. */
