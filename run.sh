@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 
 DEPS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev llvm libevent-dev libprotobuf-c-dev libinih-dev
       protobuf-c-compiler libsystemd-dev libbsd-dev python3 util-linux systemd valgrind
-      debootstrap systemd-container)
+      debootstrap systemd-container libsmartcols-dev python3-dev python3-numpy python3-pytest
+      dpkg-dev debhelper lintian fakeroot zsh fish mandoc)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
